@@ -1,0 +1,124 @@
+"""The seam between budget forcing and an inference engine.
+
+A backend implements one narrow operation: continue a token sequence until a stop token, a stop
+string or `max_new` tokens. Everything else (delimiters, budgets, ignore strings, answer phase,
+statistics) lives in `s1eval.budget.machine`, written once for every backend.
+
+Engines are driven through `submit` / `poll`, so a request's next round can be submitted as soon
+as its previous round ends (no round barrier). `BatchedEngine` adapts a synchronous
+"continue this batch" call to that interface; engines with real continuous batching (vLLM's
+request API, an async HTTP pool) implement `submit` / `poll` directly.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Literal, Mapping, Sequence
+
+Finish = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """Continue `token_ids` (the whole sequence so far) by at most `max_new` tokens.
+
+    Generation stops at any id in `stop_token_ids` (the id is returned as the last new token) or
+    when the decoded new text contains one of `stop_strings` (the tokens through the one that
+    completes it are returned). Stop ids are masked until `min_new` tokens exist. `sampling` holds
+    engine-neutral parameters (temperature, top_p, top_k, ...); empty or temperature 0 is greedy.
+    """
+
+    key: Hashable
+    token_ids: tuple[int, ...]
+    max_new: int
+    stop_token_ids: frozenset[int]
+    stop_strings: tuple[str, ...] = ()
+    min_new: int = 0
+    sampling: Mapping[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one continuation produced. `matched_stop` is the stop id or string that ended it."""
+
+    new_ids: tuple[int, ...]
+    finish: Finish
+    matched_stop: int | str | None = None
+    cached_tokens: int = 0  # prompt tokens the engine did not recompute (prefix / KV cache)
+
+
+def is_greedy(sampling: Mapping[str, Any]) -> bool:
+    """Greedy unless sampling is asked for with a positive temperature (lm-eval's convention)."""
+    temperature = float(sampling.get("temperature", 0.0) or 0.0)
+    if sampling.get("do_sample") is False:
+        return True
+    return temperature <= 0.0
+
+
+def find_stop_string(text: str, stops: Sequence[str]) -> str | None:
+    """The stop string occurring earliest in `text`, or None."""
+    best, best_pos = None, -1
+    for stop in stops:
+        pos = text.find(stop) if stop else -1
+        if pos >= 0 and (best is None or pos < best_pos):
+            best, best_pos = stop, pos
+    return best
+
+
+class Engine(abc.ABC):
+    """Continues token sequences. Keys identify requests; per-key state may be kept until `release`."""
+
+    @abc.abstractmethod
+    def submit(self, cont: Continuation) -> None:
+        """Queue a continuation; at most one per key is in flight."""
+
+    @abc.abstractmethod
+    def poll(self) -> list[tuple[Hashable, Step]]:
+        """Block until at least one submitted continuation finishes; return all finished ones."""
+
+    @abc.abstractmethod
+    def pending(self) -> int:
+        """Number of submitted continuations not yet returned by `poll`."""
+
+    def release(self, key: Hashable) -> None:
+        """The request `key` is finished: drop any state kept for it (e.g. its KV cache)."""
+
+
+class BatchedEngine(Engine):
+    """An `Engine` over a synchronous `continue_batch` call.
+
+    The queue is last-in-first-out: a request whose round just ended is continued before new
+    requests start, so a batch-1 engine finishes one request before the next (one KV cache alive
+    at a time) and a batched engine refills its batch without waiting for the slowest request's
+    later rounds.
+    """
+
+    def __init__(self, batch_size: int = 1) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size} must be >= 1")
+        self.batch_size = batch_size
+        self._queue: list[Continuation] = []
+        self.calls = 0  # continue_batch calls, for tests and benchmarks
+
+    @abc.abstractmethod
+    def continue_batch(self, conts: Sequence[Continuation]) -> list[Step]:
+        """Run these continuations (at most `batch_size`) and return their steps in order."""
+
+    def submit(self, cont: Continuation) -> None:
+        self._queue.append(cont)
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def poll(self) -> list[tuple[Hashable, Step]]:
+        if not self._queue:
+            raise RuntimeError("poll() called with nothing submitted")
+        batch = self._queue[-self.batch_size :][::-1]
+        del self._queue[-self.batch_size :]
+        self.calls += 1
+        steps = self.continue_batch(batch)
+        if len(steps) != len(batch):
+            raise RuntimeError(f"{type(self).__name__} returned {len(steps)} steps for {len(batch)} continuations")
+        return [(c.key, s) for c, s in zip(batch, steps)]
