@@ -1,0 +1,117 @@
+"""Benchmark data shipped with s1eval, and the `custom_dataset` loaders the `s1_*` task YAMLs call.
+
+The JSONL files beside this module are verbatim copies of public data (provenance and licence in README.md);
+GPQA is never shipped (see `s1eval.data.gpqa`). lm-eval calls a loader with the task's metadata merged with
+the `--metadata` of the command line (and the model arguments), so every loader accepts `**kwargs` and reads
+only its own keys:
+
+- ``<bench>_data``: a local ``.jsonl``/``.json``/``.csv``/``.parquet`` file or a hub dataset id, replacing the
+  shipped copy (``aime24_data``, ``aime25_data``, ``math500_data``);
+- ``<bench>_config`` / ``<bench>_split``: hub config and split (defaults: none / ``train``).
+
+Rows are normalised to ``problem`` and ``answer`` columns (case-insensitive ``Problem``/``question`` and
+``Answer`` are accepted), other columns are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parent
+SHIPPED = {"aime24": "aime24.jsonl", "aime25": "aime25.jsonl", "math500": "math500.jsonl"}
+_ASY_RE = re.compile(r"\s*\[asy\].*?\[/asy\]\s*", re.S)
+_LOCAL_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file (blank lines skipped)."""
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def shipped_rows(bench: str) -> list[dict[str, Any]]:
+    """The shipped copy of a benchmark as a list of dicts."""
+    if bench not in SHIPPED:
+        raise ValueError(f"no shipped data for {bench!r}; shipped: {', '.join(sorted(SHIPPED))}")
+    return read_jsonl(DATA_DIR / SHIPPED[bench])
+
+
+def strip_figures(problem: str) -> str:
+    """Remove Asymptote figure code (`[asy]...[/asy]`), keeping paragraph breaks tidy (the no-figures text)."""
+    out = _ASY_RE.sub("\n", problem)
+    return re.sub(r"\n{3,}", "\n\n", out).strip()
+
+
+def load_source(source: str, config: str | None = None, split: str = "train") -> list[dict[str, Any]]:
+    """Rows from a local file (by suffix) or a hub dataset id."""
+    path = Path(source).expanduser()
+    if path.suffix in _LOCAL_SUFFIXES:
+        if not path.is_file():
+            raise FileNotFoundError(f"data file {str(path)!r} does not exist; give an existing file or a hub id")
+        if path.suffix == ".jsonl":
+            return read_jsonl(path)
+        import datasets
+
+        kind = {".json": "json", ".csv": "csv", ".parquet": "parquet"}[path.suffix]
+        return list(datasets.load_dataset(kind, data_files=str(path), split="train"))
+    import datasets
+
+    return list(datasets.load_dataset(source, config, split=split))
+
+
+def _normalise(row: dict[str, Any], bench: str) -> dict[str, Any]:
+    lower = {k.lower(): k for k in row}
+    out = dict(row)
+    for want, options in (("problem", ("problem", "question")), ("answer", ("answer", "final_answer"))):
+        if want in out:
+            continue
+        key = next((lower[o] for o in options if o in lower), None)
+        if key is None:
+            raise KeyError(f"{bench} row has no {want!r} column (columns: {sorted(row)}); accepted: {options}")
+        out[want] = row[key]
+    out["answer"] = str(out["answer"]).strip()
+    return out
+
+
+def benchmark_rows(bench: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Rows for `bench`: the shipped copy, or the source named by the `<bench>_data` metadata key."""
+    source = kwargs.get(f"{bench}_data")
+    if source:
+        log.info("%s: loading %s instead of the shipped copy", bench, source)
+        rows = load_source(str(source), kwargs.get(f"{bench}_config"), kwargs.get(f"{bench}_split", "train"))
+    else:
+        rows = shipped_rows(bench)
+    return [_normalise(r, bench) for r in rows]
+
+
+def _as_dataset(rows: list[dict[str, Any]]) -> Any:
+    import datasets
+
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
+
+
+def aime24(**kwargs: Any) -> Any:
+    """AIME 2024 without figures (the variant the s1 paper reports): `[asy]` blocks are removed."""
+    rows = benchmark_rows("aime24", **kwargs)
+    return _as_dataset([{**r, "problem": strip_figures(r["problem"])} for r in rows])
+
+
+def aime24_figures(**kwargs: Any) -> Any:
+    """AIME 2024 with the Asymptote figure code left in the problem text."""
+    return _as_dataset(benchmark_rows("aime24", **kwargs))
+
+
+def aime25(**kwargs: Any) -> Any:
+    """AIME 2025 I and II."""
+    return _as_dataset(benchmark_rows("aime25", **kwargs))
+
+
+def math500(**kwargs: Any) -> Any:
+    """MATH500, the PRM800K test split."""
+    return _as_dataset(benchmark_rows("math500", **kwargs))

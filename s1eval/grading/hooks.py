@@ -1,0 +1,43 @@
+"""lm-eval hooks: `process_results` functions and aggregations referenced by the `s1_*` task YAMLs.
+
+Each `process_results` returns two metrics:
+- ``exact_match``: 1 or 0 (aggregated by mean, the number reported);
+- ``grading``: a dict ``{extracted, correct, method, rule, detail, grader_version}`` that lands in the sample
+  log (``--log_samples``) so every verdict can be audited; its aggregate is the share of responses from which
+  a final answer was extracted (a low value means truncated or unformatted outputs, not a wrong model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from s1eval.grading import GRADER_VERSION
+from s1eval.grading.grade import Grade, grade_math
+
+
+def _metrics(grade: Grade) -> dict[str, Any]:
+    log = grade.as_log()
+    log["grader_version"] = GRADER_VERSION
+    return {"exact_match": int(grade.correct), "grading": log}
+
+
+def _first(results: Sequence[str]) -> str:
+    return results[0] if results else ""
+
+
+def process_aime(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
+    """AIME: integer answers (023 == 23); a non-integer answer still goes through Math-Verify."""
+    return _metrics(grade_math(_first(results), str(doc["answer"]), kind="aime"))
+
+
+def process_math(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
+    """MATH500 and other free-form math answers, through Math-Verify."""
+    return _metrics(grade_math(_first(results), str(doc["answer"]), kind="math"))
+
+
+def extracted_share(items: Sequence[dict[str, Any]]) -> float:
+    """Aggregation for the ``grading`` metric: share of samples whose final answer was extracted."""
+    if not items:
+        return 0.0
+    return sum(1 for it in items if it.get("method") != "unextracted") / len(items)
