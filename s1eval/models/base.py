@@ -1,0 +1,123 @@
+"""lm-eval glue shared by the s1 backends: `generate_until` over the budget-forcing core.
+
+A backend class mixes `BudgetForcingMixin` into an lm-eval `LM` and provides `_s1_engine()` (an
+`s1eval.budget.Engine`), `_s1_codec()`, `tok_encode`, `max_length`, `max_gen_toks` and
+`tokenizer`. This module turns lm-eval `Instance`s into `RequestSpec`s (context fitting, per-request
+seeds, repeat indices), runs them, hands each finished request to lm-eval's cache at once
+(`--use_cache` resumes a killed run without regenerating it), records statistics, and applies
+lm-eval's `think_end_token` convention when the user wants only the answer back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from typing import Any, Sequence
+
+from s1eval.budget import COLLECTOR, RequestSpec, parse_gen_kwargs, run_requests
+from s1eval.budget.codec import Codec
+from s1eval.budget.engine import Engine
+from s1eval.budget.planning import fit_generation
+from s1eval.budget.seeds import derive_seed
+
+log = logging.getLogger(__name__)
+
+
+class BudgetForcingMixin:
+    """`generate_until` with budget forcing; the backend supplies the engine."""
+
+    s1_seed: int = 1234
+    think_end_token: str | int | None = None
+    _s1_warned_template = False
+
+    # ------------------------------------------------------------ backend hooks
+    def _s1_engine(self) -> Engine:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _s1_codec(self) -> Codec:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ lm-eval API
+    def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:
+        if not requests:
+            return []
+        codec = self._s1_codec()
+        specs = self._s1_specs(requests, codec)
+
+        def on_finish(i: int, result: Any) -> None:
+            COLLECTOR.add(result.stats)
+            text = self._s1_returned_text(result.text)
+            self.cache_hook.add_partial("generate_until", requests[i].args, text)
+
+        results = run_requests(specs, self._s1_engine(), codec, on_finish=on_finish,
+                               progress=not disable_tqdm)
+        return [self._s1_returned_text(r.text) for r in results]
+
+    # ------------------------------------------------------------ helpers
+    def _s1_specs(self, requests: Sequence[Any], codec: Codec) -> list[RequestSpec]:
+        from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs
+
+        eos_text = self.tokenizer.decode([self.eot_token_id])
+        seen: Counter = Counter()
+        parsed: dict[str, Any] = {}
+        specs = []
+        for req in requests:
+            context, gen_kwargs = req.args
+            key = json.dumps(gen_kwargs, sort_keys=True, default=str)
+            if key not in parsed:  # parse each distinct kwargs dict once
+                cfg, rest = parse_gen_kwargs(gen_kwargs)
+                rest = normalize_gen_kwargs(rest, self.max_gen_toks)
+                until = handle_stop_sequences(rest.pop("until", None), eos=eos_text)
+                parsed[key] = (cfg, rest, until, rest.pop("max_gen_toks"))
+            cfg, sampling, until, max_gen_toks = parsed[key]
+            if cfg is not None:
+                self._s1_check_prompt(context)
+            prompt_ids = tuple(self.tok_encode(context))
+            repeat = seen[id(req)]
+            seen[id(req)] += 1
+            task, doc_id = getattr(req, "task_name", None), getattr(req, "doc_id", None)
+            specs.append(RequestSpec(
+                prompt_ids=prompt_ids, prompt_text=context, config=cfg,
+                max_gen=fit_generation(len(prompt_ids), max_gen_toks, self.max_length),
+                until=tuple(until), sampling=sampling,
+                seed=derive_seed(self.s1_seed, task, doc_id, repeat),
+                task=task, doc_id=doc_id, repeat=repeat,
+            ))
+        return specs
+
+    def _s1_returned_text(self, text: str) -> str:
+        # lm-eval's own convention for answer-only output (its `think_end_token` model arg).
+        if isinstance(self.think_end_token, str) and self.think_end_token:
+            from lm_eval.models.utils import postprocess_generated_text
+
+            return postprocess_generated_text(text, None, self.think_end_token)
+        return text
+
+    def _s1_check_prompt(self, context: str) -> None:
+        """Warn loudly, once, when budget forcing runs on a prompt without the chat template."""
+        if self._s1_warned_template:
+            return
+        if not hasattr(self, "_s1_suffix"):
+            self._s1_suffix = generation_prompt_suffix(self.tokenizer)
+        suffix = self._s1_suffix
+        if suffix and suffix.strip() not in context[-len(suffix) - 64:]:
+            log.warning(
+                "Budget forcing is running on prompts WITHOUT the model's chat template (the "
+                "prompt does not end with %r). s1 models were trained on chat-formatted "
+                "prompts: add --apply_chat_template to the lm_eval command.", suffix,
+            )
+            self._s1_warned_template = True
+
+
+def generation_prompt_suffix(tokenizer: Any) -> str:
+    """What the chat template appends for `add_generation_prompt=True` (e.g. `<|im_start|>assistant\\n`)."""
+    if not getattr(tokenizer, "chat_template", None):
+        return ""
+    msgs = [{"role": "user", "content": "x"}]
+    try:
+        with_prompt = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        without = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False)
+    except Exception:  # a template that needs other roles: no check rather than a crash
+        return ""
+    return with_prompt[len(without):] if with_prompt.startswith(without) else ""

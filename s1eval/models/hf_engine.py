@@ -1,0 +1,158 @@
+"""A transformers `generate` engine for the budget-forcing core.
+
+Two paths:
+- cached (default, batch size 1): each request keeps the KV cache `generate` returned; the next
+  round continues from it (cropped to the longest common prefix, since the state machine drops a
+  stop token and appends text), so a prefix is never re-encoded. Measured on CPU: 1.00x plain
+  generation, against 1.45-1.66x for re-encoding (DESIGN.md).
+- reference (`reuse_cache=False`, or batch size > 1): every round re-encodes the whole sequence;
+  greedy rounds of a batch run as one left-padded `generate`. Contract tests check that both paths
+  give identical greedy tokens.
+
+Sampling parameters in the model's generation_config.json (Qwen2.5 ships temperature 0.7,
+top_p 0.8, repetition_penalty 1.05) are NOT applied: only what the request asks for is, as in the
+paper's vLLM runs. Sampled continuations run one at a time with their own seed, so results do not
+depend on batch composition.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Hashable, Sequence
+
+import torch
+
+from s1eval.budget.engine import BatchedEngine, Continuation, Step, find_stop_string, is_greedy
+
+log = logging.getLogger(__name__)
+
+_SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty")
+
+
+class HFEngine(BatchedEngine):
+    def __init__(self, model: Any, tokenizer: Any, device: Any, batch_size: int = 1,
+                 reuse_cache: bool = True) -> None:
+        super().__init__(batch_size)
+        self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.reuse_cache = reuse_cache and batch_size == 1
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self._caches: dict[Hashable, tuple[list[int], Any]] = {}
+        self.prefill_tokens = 0  # tokens actually run through the model as prompt, for benchmarks
+
+    def release(self, key: Hashable) -> None:
+        self._caches.pop(key, None)
+
+    # ---------------------------------------------------------------- dispatch
+    def continue_batch(self, conts: Sequence[Continuation]) -> list[Step]:
+        if self.reuse_cache:
+            return [self._cached(c) for c in conts]
+        greedy = [c for c in conts if is_greedy(c.sampling)]
+        steps = dict(zip((c.key for c in greedy), self._batched(greedy))) if greedy else {}
+        for c in conts:
+            if c.key not in steps:
+                steps[c.key] = self._batched([c])[0]
+        return [steps[c.key] for c in conts]
+
+    # ---------------------------------------------------------------- cached path
+    def _cached(self, c: Continuation) -> Step:
+        from transformers import DynamicCache
+
+        cache, reused = DynamicCache(), 0
+        if c.key in self._caches:
+            known, cache = self._caches[c.key]
+            reused = min(_common_prefix(known, c.token_ids), len(c.token_ids) - 1, cache.get_seq_length())
+            if reused < cache.get_seq_length():
+                cache.crop(reused - cache.get_seq_length())  # negative: drop that many positions
+        self.prefill_tokens += len(c.token_ids) - reused
+        out = self._generate(torch.tensor([c.token_ids], device=self.device), None, c, c.max_new, cache)
+        seq = out.sequences[0].tolist()
+        cache = out.past_key_values
+        self._caches[c.key] = (seq[: cache.get_seq_length()], cache)
+        return _finish(c, seq[len(c.token_ids):], self.tokenizer, reused)
+
+    # ---------------------------------------------------------------- reference path
+    def _batched(self, conts: Sequence[Continuation]) -> list[Step]:
+        steps: list[Step] = []
+        # rows of one generate call must share min_new, stops and sampling
+        groups: dict[tuple, list[Continuation]] = {}
+        for c in conts:
+            groups.setdefault((c.min_new, c.stop_token_ids, c.stop_strings, tuple(sorted(c.sampling.items()))), []).append(c)
+        by_key: dict[Hashable, Step] = {}
+        for group in groups.values():
+            width = max(len(c.token_ids) for c in group)
+            ids = torch.full((len(group), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for row, c in enumerate(group):  # left padding, as lm-eval's HFLM
+                ids[row, width - len(c.token_ids):] = torch.tensor(c.token_ids)
+                mask[row, width - len(c.token_ids):] = 1
+            self.prefill_tokens += sum(len(c.token_ids) for c in group)
+            out = self._generate(ids.to(self.device), mask.to(self.device), group[0],
+                                 max(c.max_new for c in group), None)
+            for row, c in enumerate(group):
+                new = out.sequences[row, width:].tolist()
+                by_key[c.key] = _finish(c, _trim_row(c, new, self.tokenizer), self.tokenizer, 0)
+        return [by_key[c.key] for c in conts]
+
+    # ---------------------------------------------------------------- generate
+    def _generate(self, ids: torch.Tensor, mask: torch.Tensor | None, c: Continuation,
+                  max_new: int, cache: Any) -> Any:
+        from lm_eval.models.utils_hf import stop_sequences_criteria
+        from transformers import GenerationConfig
+
+        gen = GenerationConfig(
+            max_new_tokens=max_new, min_new_tokens=c.min_new or None,
+            eos_token_id=sorted(c.stop_token_ids), pad_token_id=self.pad_id, do_sample=False,
+            return_dict_in_generate=True, use_cache=True,
+        )
+        if not is_greedy(c.sampling):
+            gen.do_sample = True
+            for k in _SAMPLING_KEYS:
+                if c.sampling.get(k) is not None:
+                    setattr(gen, k, c.sampling[k])
+            torch.manual_seed(c.seed if c.seed is not None else 0)
+        criteria = (stop_sequences_criteria(self.tokenizer, list(c.stop_strings), ids.shape[1], ids.shape[0])
+                    if c.stop_strings else None)
+        with torch.no_grad():
+            return self.model.generate(
+                input_ids=ids, attention_mask=mask if mask is not None else torch.ones_like(ids),
+                generation_config=gen, stopping_criteria=criteria, past_key_values=cache,
+            )
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def _trim_row(c: Continuation, new: list[int], tokenizer: Any) -> list[int]:
+    """Cut one row of a batched generate where that row alone would have stopped."""
+    new = new[: c.max_new]
+    for i, tok in enumerate(new):
+        if tok in c.stop_token_ids and i >= c.min_new:
+            new = new[: i + 1]
+            break
+    if c.stop_strings and find_stop_string(tokenizer.decode(new), c.stop_strings) is not None:
+        lo, hi = 1, len(new)  # containing a stop is monotone in the prefix length
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if find_stop_string(tokenizer.decode(new[:mid]), c.stop_strings) is not None:
+                hi = mid
+            else:
+                lo = mid + 1
+        new = new[:lo]
+    return new
+
+
+def _finish(c: Continuation, new: list[int], tokenizer: Any, cached: int) -> Step:
+    if new and new[-1] in c.stop_token_ids and len(new) > c.min_new:
+        return Step(tuple(new), "stop", new[-1], cached)
+    if c.stop_strings:
+        hit = find_stop_string(tokenizer.decode(new), c.stop_strings)
+        if hit is not None:
+            return Step(tuple(new), "stop", hit, cached)
+    if len(new) < c.max_new:  # generate ended early without a stop we know: say so, do not guess
+        log.warning("generate returned %d < max_new=%d tokens without a stop", len(new), c.max_new)
+    return Step(tuple(new), "length", None, cached)
