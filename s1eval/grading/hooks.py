@@ -41,3 +41,11 @@ def extracted_share(items: Sequence[dict[str, Any]]) -> float:
     if not items:
         return 0.0
     return sum(1 for it in items if it.get("method") != "unextracted") / len(items)
+
+
+def process_gpqa(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
+    """GPQA: the chosen letter against the gold letter; no letter named means wrong and unextracted."""
+    from s1eval.grading.gpqa import grade_choice
+
+    grade = grade_choice(_first(results), str(doc["answer"]), doc.get("choices"))
+    return _metrics(grade)
