@@ -1,0 +1,56 @@
+"""Write per-request budget statistics beside lm-eval's samples files.
+
+lm-eval's `EvaluationTracker.save_results_samples` writes `samples_{task}_{date}.jsonl`; the
+autoload hook calls `on_samples_saved` right after it, and we write
+`s1stats_{task}_{date}.jsonl` in the same folder: one row per request, keyed by
+(task, doc_id, repeat), written atomically (a temporary file renamed into place).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from s1eval.budget.stats import COLLECTOR
+
+log = logging.getLogger(__name__)
+
+
+def samples_dir(tracker: Any) -> Path | None:
+    """The folder lm-eval writes this tracker's samples to (mirrors save_results_samples)."""
+    if not getattr(tracker, "output_path", None):
+        return None
+    path = Path(tracker.output_path)
+    if path.suffix == ".json":
+        return path.parent
+    return path / str(tracker.general_config_tracker.model_name_sanitized)
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write rows as JSON lines; readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def on_samples_saved(tracker: Any, task_name: str) -> Path | None:
+    """Write the sidecar for `task_name` if s1eval produced statistics for it."""
+    rows = COLLECTOR.pop_task(task_name)
+    folder = samples_dir(tracker)
+    if not rows or folder is None:
+        return None
+    path = folder / f"s1stats_{task_name}_{tracker.date_id}.jsonl"
+    write_jsonl_atomic(path, rows)
+    log.info("Wrote budget-forcing statistics of %d requests to %s", len(rows), path)
+    return path

@@ -1,0 +1,114 @@
+"""s1hf on the tiny model: fast path vs reference path, parity with lm-eval's `hf`, statistics."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+
+from lm_eval.api.instance import Instance  # noqa: E402
+
+from s1eval.budget import COLLECTOR, stats_from_text  # noqa: E402
+
+BF = {"max_gen_toks": 300, "max_tokens_thinking": 40, "thinking_n_ignore": 2,
+      "thinking_n_ignore_str": "Wait", "until": [], "do_sample": False}
+QUESTIONS = ["What is 2+2?", "Compute 2+2.", "Add 40 and 2?", "Sum of 20, 20 and 2."]
+
+
+def s1hf(path, **kw):
+    from s1eval.models.hf import S1HFLM
+
+    return S1HFLM(pretrained=path, max_length=1024, **kw)
+
+
+def chat(lm, question):
+    return lm.tokenizer.apply_chat_template([{"role": "user", "content": question}],
+                                            tokenize=False, add_generation_prompt=True)
+
+
+def instances(lm, gen_kwargs, questions=QUESTIONS, template=True, task="t"):
+    ctx = [chat(lm, q) if template else q for q in questions]
+    return [Instance("generate_until", {}, (c, dict(gen_kwargs)), idx=0, metadata=(task, i, 1))
+            for i, c in enumerate(ctx)]
+
+
+def run_with_stats(lm, reqs):
+    COLLECTOR.clear()
+    texts = lm.generate_until(reqs, disable_tqdm=True)
+    rows = {r["doc_id"]: r for r in COLLECTOR.pop_task(reqs[0].task_name)}
+    return texts, [rows[i] for i in range(len(reqs))]
+
+
+@pytest.mark.parametrize("gen_kwargs", [BF, {**BF, "max_tokens_thinking": 12}], ids=["ignores", "forced"])
+def test_cache_reuse_gives_the_reference_tokens(tiny_ends, gen_kwargs):
+    fast, ref = s1hf(tiny_ends), s1hf(tiny_ends, reuse_cache=False, batch_size=3)
+    fast_texts, fast_stats = run_with_stats(fast, instances(fast, gen_kwargs))
+    ref_texts, ref_stats = run_with_stats(ref, instances(ref, gen_kwargs))
+    assert fast_texts == ref_texts
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "cached_tokens"} for r in rows]  # noqa: E731
+    assert strip(fast_stats) == strip(ref_stats)
+    # the paths under test really ran: rounds ended early, ignores appended, the cache was reused
+    if gen_kwargs["max_tokens_thinking"] == 40:
+        assert all(r["ignores_used"] == 2 and r["rounds"] == 3 and not r["forced"] for r in fast_stats)
+        assert all(t.count("Wait") == 2 for t in fast_texts)
+    else:
+        assert all(r["forced"] and r["thinking_tokens"] <= 12 for r in fast_stats)
+    assert all(r["cached_tokens"] > 0 for r in fast_stats if r["rounds"] > 1 or r["forced"])
+    assert all(r["cached_tokens"] == 0 for r in ref_stats)
+    assert fast._engine.prefill_tokens < ref._engine.prefill_tokens
+
+
+def test_never_ending_model_is_forced_at_exactly_the_budget(tiny_never):
+    lm = s1hf(tiny_never)
+    texts, stats = run_with_stats(lm, instances(lm, {**BF, "max_tokens_thinking": 33}))
+    assert all(r["thinking_tokens"] == 33 and r["forced"] and r["rounds"] == 1 for r in stats)
+    assert all("\n<|im_start|>answer\nFinal Answer:" in t or "<|im_start|>answer\nFinal Answer:" in t for t in texts)
+
+
+def test_min_tokens_mask_suppresses_ends_inside_the_engine(tiny_ends):
+    lm = s1hf(tiny_ends)
+    kw = {**BF, "thinking_n_ignore": 0, "min_tokens_thinking": 25, "min_tokens_method": "mask"}
+    kw.pop("thinking_n_ignore_str")
+    _, stats = run_with_stats(lm, instances(lm, kw))
+    assert all(r["thinking_tokens"] >= 25 and r["rounds"] == 1 and r["min_suppressed"] == 0 for r in stats)
+
+
+def test_without_thinking_kwargs_text_equals_lm_eval_hf_byte_for_byte(tiny_ends):
+    from lm_eval.models.huggingface import HFLM
+
+    ours = s1hf(tiny_ends)
+    theirs = HFLM(pretrained=tiny_ends, dtype="float32", device="cpu", batch_size=1, max_length=1024)
+    cases = [({"until": ["\n\n"], "max_gen_toks": 40, "do_sample": False}, True),
+             ({"until": [" the"], "max_gen_toks": 40, "do_sample": False}, True),
+             ({"until": [], "max_gen_toks": 25, "do_sample": False}, False)]
+    questions = [q + "<|im_start|>think" for q in QUESTIONS] + QUESTIONS
+    compared = 0
+    for gen_kwargs, template in cases:
+        reqs = instances(ours, gen_kwargs, questions, template=template)
+        mine, ref = ours.generate_until(reqs, disable_tqdm=True), theirs.generate_until(reqs, disable_tqdm=True)
+        assert mine == ref
+        compared += sum(len(t) > 0 for t in mine)
+    assert compared >= 8  # non-empty texts were really compared
+
+
+def test_stats_from_text_agrees_with_the_engine(tiny_ends, tiny_never):
+    for path, kw in [(tiny_ends, BF), (tiny_never, {**BF, "max_tokens_thinking": 30})]:
+        lm = s1hf(path)
+        texts, stats = run_with_stats(lm, instances(lm, kw))
+        for text, row in zip(texts, stats):
+            again = stats_from_text(text, lm.tokenizer)
+            assert again["thinking_tokens"] == row["thinking_tokens"]
+            assert again["forced"] == row["forced"]
+            assert again["answer_tokens"] == row["answer_tokens"]
+
+
+def test_think_end_token_returns_only_the_answer(tiny_ends):
+    lm = s1hf(tiny_ends, think_end_token="<|im_start|>answer")
+    texts, stats = run_with_stats(lm, instances(lm, BF))
+    assert all("Wait" not in t and "42" in t for t in texts)
+    assert all(r["ignores_used"] == 2 for r in stats)
+
+
+def test_unknown_model_args_fail_with_the_valid_list(tiny_ends):
+    with pytest.raises(ValueError, match=r"unknown model_args: max_lenght \(did you mean max_length\?\).*Valid: pretrained"):
+        s1hf(tiny_ends, max_lenght=2)
