@@ -1,0 +1,1 @@
+"""Test helpers that run anywhere: a tiny, locally built Qwen2-architecture model with set weights."""

@@ -1,0 +1,204 @@
+"""The tiny test model: tokenizer, chat template, extra vocabulary rows and its designed greedy behaviour."""
+
+import os
+import subprocess
+import sys
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from s1eval.testing.tiny_model import TINY_SPECIAL, build_tiny_model, main  # noqa: E402
+
+IM_START, IM_END, EOT = TINY_SPECIAL["im_start"], TINY_SPECIAL["im_end"], TINY_SPECIAL["endoftext"]
+STOP_IDS = {IM_START, IM_END, EOT}
+QWEN_PROMPT = (
+    "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+    "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"
+)
+AIME = (
+    "Let $ABCD$ be a rhombus with $\\angle BAD < 90^\\circ.$ There is a point $P$ on the incircle "
+    "such that $\\frac{PA}{PB} = \\sqrt{2}$ and $x^{2} + y_{1} \\geq 0$. Find $m+n$, where the answer is "
+    "$\\tfrac{m}{n}$.\n\n  Indented line\twith a tab\r\nand CRLF; unicode: café, naïve, ≤ ≥ ∑ π, 日本語, 🙂"
+)
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def ends_path(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "ends", variant="ends")
+
+
+@pytest.fixture(scope="module")
+def never_path(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "never", variant="never")
+
+
+@pytest.fixture(scope="module")
+def tok(ends_path):
+    return transformers.AutoTokenizer.from_pretrained(ends_path)
+
+
+def _model(path):
+    model = transformers.AutoModelForCausalLM.from_pretrained(path)
+    model.eval()
+    return model
+
+
+def _greedy(model, tok, text, n, stop_at_eos=True):
+    ids = tok(text, return_tensors="pt", add_special_tokens=False).input_ids
+    kwargs = {} if stop_at_eos else {"eos_token_id": None}
+    with torch.no_grad():
+        out = model.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False, pad_token_id=EOT, **kwargs
+        )
+    return out[0, ids.shape[1]:].tolist()
+
+
+def _think_prompt(tok, question="Q"):
+    chat = tok.apply_chat_template([{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True)
+    return chat + "<|im_start|>think"
+
+
+def test_autotokenizer_round_trips_any_text(tok):
+    texts = [
+        AIME,
+        "Hello  world\n\n\nthree newlines, two  spaces,   three",
+        " leading space and trailing space ",
+        "\n",
+        "Wait, Final Answer: think answer",
+        "".join(chr(c) for c in range(32, 127)),
+    ]
+    for text in texts:
+        ids = tok.encode(text, add_special_tokens=False)
+        assert tok.decode(ids) == text
+    # the class that comes back must not be one that normalises whitespace away
+    assert tok.decode(tok.encode("a  b\nc", add_special_tokens=False)) == "a  b\nc"
+
+
+def test_special_tokens_are_single_ids(tok):
+    assert tok.encode("<|im_start|>", add_special_tokens=False) == [IM_START]
+    assert tok.encode("<|im_end|>", add_special_tokens=False) == [IM_END]
+    assert tok.encode("<|endoftext|>", add_special_tokens=False) == [EOT]
+    assert tok.eos_token == "<|im_end|>" and tok.eos_token_id == IM_END
+    assert tok.pad_token == "<|endoftext|>" and tok.pad_token_id == EOT
+    ids = tok.encode("x<|im_start|>think\ny<|im_end|>", add_special_tokens=False)
+    assert ids.count(IM_START) == 1 and ids.count(IM_END) == 1
+    for word in ["think", "answer", "Wait", "Final", " Answer", "?"]:
+        assert len(tok.encode(word, add_special_tokens=False)) == 1, word
+    assert tok.decode([IM_START, IM_END]) == "<|im_start|><|im_end|>"
+    assert tok.decode([IM_START, 19, IM_END], skip_special_tokens=True) == "4"
+
+
+def test_chat_template_is_qwen25s(tok):
+    text = tok.apply_chat_template([{"role": "user", "content": "Q"}], tokenize=False, add_generation_prompt=True)
+    assert text == QWEN_PROMPT
+    with_system = tok.apply_chat_template(
+        [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}], tokenize=False, add_generation_prompt=False
+    )
+    assert with_system == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n"
+    tools = [{"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object", "properties": {}}}}]
+    with_tools = tok.apply_chat_template([{"role": "user", "content": "Q"}], tools=tools, tokenize=False)
+    assert with_tools.startswith("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.\n\n# Tools\n")
+
+
+def test_model_has_rows_without_text(ends_path, tok):
+    config = transformers.AutoConfig.from_pretrained(ends_path)
+    assert config.vocab_size > len(tok)
+    model = _model(ends_path)
+    assert model.get_input_embeddings().weight.shape[0] == config.vocab_size
+    assert model.get_output_embeddings().weight.shape[0] == config.vocab_size
+    assert model.dtype == torch.float32
+    size = sum(f.stat().st_size for f in ends_path.iterdir())
+    assert size < 2_000_000
+
+
+def test_ends_variant_thinks_briefly_then_answers(ends_path, tok):
+    model = _model(ends_path)
+    text = _think_prompt(tok)
+    first = _greedy(model, tok, text, 20)
+    assert IM_START in first
+    k = first.index(IM_START)
+    assert 3 <= k <= 12
+    assert tok.decode(first[:k]) == "\nLet me check the sum."
+
+    text += tok.decode(first[:k]) + "Wait"
+    second = _greedy(model, tok, text, 20)
+    assert IM_START in second
+    k = second.index(IM_START)
+    assert 3 <= k <= 12
+    assert tok.decode(second[:k]) == ", check the sum."
+
+    text += tok.decode(second[:k])
+    forced = _greedy(model, tok, text + "<|im_start|>answer\nFinal Answer:", 20)
+    assert IM_END in forced
+    assert tok.decode(forced[: forced.index(IM_END)]) == " 42"
+    natural = _greedy(model, tok, text + "<|im_start|>answer", 20)
+    assert IM_END in natural and IM_START not in natural[: natural.index(IM_END)]
+    assert tok.decode(natural[: natural.index(IM_END)]) == "\n42"
+
+
+def test_ends_variant_thinking_length_depends_on_the_question(ends_path, tok):
+    model = _model(ends_path)
+    plain = _greedy(model, tok, _think_prompt(tok, "Compute 2+2."), 20)
+    asked = _greedy(model, tok, _think_prompt(tok, "What is 2+2?"), 20)
+    assert plain.index(IM_START) == 7
+    assert asked.index(IM_START) == 10
+    assert tok.decode(asked[: asked.index(IM_START)]) == "\nLet me check each step of the sum."
+
+
+def test_never_variant_never_stops_thinking(never_path, tok):
+    model = _model(never_path)
+    for question in ["Q", "What is 2+2?"]:
+        text = _think_prompt(tok, question)
+        out = _greedy(model, tok, text, 200, stop_at_eos=False)
+        assert len(out) == 200
+        assert not STOP_IDS & set(out)
+        out = _greedy(model, tok, text + "\nLet me check the sum.Wait", 200, stop_at_eos=False)
+        assert len(out) == 200
+        assert not STOP_IDS & set(out)
+
+
+@pytest.mark.parametrize("variant", ["ends", "never"])
+def test_no_greedy_id_without_text(variant, ends_path, never_path, tok):
+    model = _model(ends_path if variant == "ends" else never_path)
+    base = _think_prompt(tok, "What is 2+2?")
+    prompts = [base, base + "\nLet me check.Wait", base + "<|im_start|>answer\nFinal Answer:", base[: -len("<|im_start|>think")]]
+    for text in prompts:
+        out = _greedy(model, tok, text, 200, stop_at_eos=False)
+        assert len(out) == 200
+        assert max(out) < len(tok)
+
+
+def test_build_is_deterministic(ends_path, tmp_path):
+    again = build_tiny_model(tmp_path / "again", variant="ends")
+    names = sorted(p.name for p in ends_path.iterdir())
+    assert names == sorted(p.name for p in again.iterdir())
+    for name in names:
+        assert (ends_path / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def test_variants_differ_and_bad_variant_is_refused(ends_path, never_path, tmp_path):
+    assert (ends_path / "model.safetensors").read_bytes() != (never_path / "model.safetensors").read_bytes()
+    with pytest.raises(ValueError):
+        build_tiny_model(tmp_path / "x", variant="sometimes")
+
+
+def test_cli_writes_a_loadable_folder(tmp_path):
+    out = tmp_path / "cli"
+    proc = subprocess.run(
+        [sys.executable, "-m", "s1eval.testing.tiny_model", str(out), "--variant", "never"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"]:
+        assert (out / name).is_file(), name
+    assert main([str(tmp_path / "direct")]) == 0
+    assert transformers.AutoTokenizer.from_pretrained(tmp_path / "direct").chat_template
