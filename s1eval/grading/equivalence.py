@@ -26,12 +26,19 @@ class GoldParseError(ValueError):
 
 
 _DELIMITED_RE = re.compile(r"\$|\\\(|\\\[")
+_PROSE_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}\s+[A-Za-z]{2,}(?![A-Za-z]*\})")
+_PLAIN_NUMBER_RE = re.compile(r"^[+-]?\d[\d.,]*$")
 
 
 def _configs() -> list[Any]:
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, LatexNormalizationConfig
 
-    return [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+    # Units are handled by our own policy (`normalize`): Math-Verify's unit stripping would also turn the
+    # product `10m` into 10.
+    norm = LatexNormalizationConfig(
+        basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all", equations=False
+    )
+    return [LatexExtractionConfig(boxed_match_priority=0, normalization_config=norm), ExprExtractionConfig()]
 
 
 def _silence_timeout_warnings() -> None:
@@ -49,8 +56,8 @@ def as_latex(text: str) -> str:
     boxed, _ = extract_boxed(text)
     if boxed is not None:
         text = boxed
-    elif _DELIMITED_RE.search(text):
-        return normalize_for_parse(text)
+    elif _DELIMITED_RE.search(text) or _PROSE_RE.search(text):
+        return normalize_for_parse(text)  # prose or delimited math: let Math-Verify find the expression
     return "$" + normalize_for_parse(text) + "$"
 
 
@@ -84,10 +91,50 @@ def math_equal(gold: str, answer: str) -> bool:
 
     gold_parsed = parse_gold(gold)
     answer_parsed = parse_answer(answer)
-    if not answer_parsed:
-        return False
     _silence_timeout_warnings()
-    return bool(verify(gold_parsed, answer_parsed, timeout_seconds=None))
+    if answer_parsed and verify(gold_parsed, answer_parsed, timeout_seconds=None):
+        return True
+    if _PLAIN_NUMBER_RE.match(answer.strip()):
+        # A bare number like `1000,99` has a plain-text reading (decimal comma) besides the LaTeX one.
+        plain = _parse(answer.strip())
+        if plain and verify(gold_parsed, plain, timeout_seconds=None):
+            return True
+    return _fallbacks(gold, answer)
+
+
+def _bare(text: str) -> str:
+    """The answer text as Math-Verify would see it, without outer math delimiters."""
+    return as_latex(text).strip().strip("$").strip()
+
+
+def _value_of(text: str) -> float | None:
+    """The numeric value of a constant expression (no free symbols), else None."""
+    parsed = _parse("$" + text + "$")
+    expr = parsed[0] if parsed else None
+    try:
+        if expr is None or getattr(expr, "free_symbols", {1}):
+            return None
+        return float(expr.evalf())
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _exact_equal(gold: str, answer: str) -> bool:
+    from math_verify import verify
+
+    g, a = _parse("$" + gold + "$"), _parse("$" + answer + "$")
+    return bool(g) and bool(a) and bool(verify(g, a, timeout_seconds=None))
+
+
+def _fallbacks(gold: str, answer: str) -> bool:
+    """Labelled answers and stated-precision decimals (`s1eval.grading.numeric`)."""
+    from s1eval.grading.numeric import approx_equal, split_label
+
+    g, a = _bare(gold), _bare(answer)
+    g_value, a_value = split_label(g), split_label(a)
+    if g_value is not None and a_value is not None:
+        return _exact_equal(g_value, a_value) or approx_equal(g_value, a_value, _value_of, _exact_equal)
+    return approx_equal(g, a, _value_of, _exact_equal)
 
 
 def check_pair(gold: str, answer: str) -> tuple[bool, str]:

@@ -29,7 +29,10 @@ from dataclasses import dataclass
 DEFAULT_ANSWER_DELIMITERS: tuple[str, ...] = ("<|im_start|>answer", "</think>")
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_BOX_SEP_RE = re.compile(r"^[\s,;$.]*(?:\\quad|\\qquad|\\,|\\;|\\ |\\\)|\\\(|\\\[|\\\]|and|or|\\text\{\s*(?:and|or)\s*\}|[\s,;$])*$")
+_BOX_SEP_RE = re.compile(r"^(?:\\quad|\\qquad|\\,|\\;|\\ |\\\)|\\\(|\\\[|\\\]|\\text\{\s*(?:and|or)\s*\}|and|or|[\s,;$.])*$")
+# "\boxed{a} for part (a) and \boxed{b}": a joining word with a few words around it still joins the boxes.
+_BOX_SEP_AND_RE = re.compile(r"^[^{}]{0,40}$")
+_END_OF_TURN_RE = re.compile(r"<\|im_end\|>|<\|im_start\|>|<\|endoftext\|>|<\|eot_id\|>|<\|end_of_text\|>")
 _ANSWER_TAG_RE = re.compile(r"(?:\*\*|__)?\b(?:final\s+answer|answer)\b\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?", re.I)
 _STATEMENT_RES = (
     # "... the (final) answer is X", "answer should be X", "answer: X" inside prose.
@@ -42,8 +45,10 @@ _CONCLUSION_RE = re.compile(
     r"we\s+(?:find|get|have|obtain|conclude)|this\s+gives|the\s+(?:result|value|number|total|sum)\b)",
     re.I,
 )
-_MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\$(])")
+# Display math may span lines; inline math ($...$, \(...\)) may not (as in Math-Verify).
+_MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$|\\\(([^\n]+?)\\\)|\\\[(.+?)\\\]", re.S)
+_SENTENCE_END_RE = re.compile(r"(?:(?<=[.!?])\s+(?=[A-Z\\$(])|(?<=\$\$)\s+(?=[A-Z]))")
+_TRAILING_NUMBER_RE = re.compile(r"(-?\d[\d,]*(?:\.\d+)?\s*(?:%|\\%)?)\s*[.!]?\s*$")
 _MAX_TAIL_AFTER_STATEMENT = 160
 _MAX_BARE_LEN = 160
 
@@ -65,7 +70,10 @@ def answer_segment(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_D
         pos = response.rfind(delim)
         if pos >= 0:
             best_end = max(best_end, pos + len(delim))
-    return response if best_end < 0 else response[best_end:]
+    segment = response if best_end < 0 else response[best_end:]
+    # Text after an end-of-turn marker (a hallucinated next turn) is not part of the answer.
+    end = _END_OF_TURN_RE.search(segment)
+    return segment if end is None else segment[: end.start()]
 
 
 def match_brace(text: str, open_pos: int) -> int:
@@ -112,7 +120,11 @@ def extract_boxed(text: str) -> tuple[str | None, bool]:
     group = [boxes[-1]]
     for box in reversed(boxes[:-1]):
         between = text[box[1] : group[0][0]]
-        if len(between) > 40 or not _BOX_SEP_RE.match(between):
+        plain = re.sub(r"\\text\s*\{([^{}]*)\}", r"\1", between)
+        joined = _BOX_SEP_RE.match(between) or (
+            re.search(r"\b(?:and|or)\b", plain) and _BOX_SEP_AND_RE.match(plain) and "boxed" not in plain
+        )
+        if len(between) > 40 or not joined:
             break
         group.insert(0, box)
     return ", ".join(b[2] for b in group), False
@@ -141,9 +153,8 @@ def _last_paragraph(text: str) -> str:
 
 
 def _sentences(paragraph: str) -> list[str]:
-    # Join lines: display math often breaks a sentence over lines.
-    flat = re.sub(r"\s*\n\s*", " ", paragraph.strip())
-    return [s for s in _SENTENCE_END_RE.split(flat) if s.strip()]
+    # Lines are kept (inline math may not cross them); display math may break a sentence over lines.
+    return [s.strip() for s in _SENTENCE_END_RE.split(paragraph.strip()) if s.strip()]
 
 
 def _statement_in_sentence(sentence: str) -> str | None:
@@ -167,12 +178,29 @@ def _statement_in_sentence(sentence: str) -> str | None:
         tail = re.split(r"\s(?:is|are|equals|=)\s", sentence)
         if len(tail) > 1:
             return _clean(tail[-1])
+        number = _TRAILING_NUMBER_RE.search(sentence)
+        if number:
+            return _clean(number.group(1))
     return None
+
+
+def _final_math_statement(sentence: str) -> str | None:
+    """A last sentence that ends by stating a value: "The identity matrix is $M$.", "Here it is: $x$"."""
+    spans = list(_MATH_SPAN_RE.finditer(sentence))
+    if not spans or sentence[spans[-1].end() :].strip(" .!") != "":
+        return None
+    if not re.search(r"\b(?:is|are|equals|gives|get|be|answer)\b|[:=]\s*$", sentence[: spans[-1].start()], re.I):
+        return None
+    return _clean(next((g for g in spans[-1].groups() if g and g.strip()), ""))
 
 
 def extract_statement(text: str) -> str | None:
     """A closing statement in the last paragraph, when it ends the paragraph (at most a short tail after)."""
     sentences = _sentences(_last_paragraph(text))
+    if sentences:
+        final = _final_math_statement(sentences[-1])
+        if final:
+            return final
     tail = 0
     for sentence in reversed(sentences):
         found = _statement_in_sentence(sentence)
@@ -199,6 +227,13 @@ def extract_answer_line(text: str) -> str | None:
     return None
 
 
+def _answer_tag_after_last_box(text: str) -> bool:
+    """Whether a `Final Answer:`/`Answer:` tag follows the last box (then the tagged line is the answer)."""
+    tags = list(_ANSWER_TAG_RE.finditer(text))
+    boxes = list(_BOX_RE.finditer(text))
+    return bool(tags) and (not boxes or tags[-1].start() > boxes[-1].start())
+
+
 def _looks_bare(text: str) -> bool:
     """One short line that is mostly math (few plain words), e.g. `$\\frac12$`, `x = 5`, `(1, 2)`."""
     text = text.strip()
@@ -211,11 +246,13 @@ def _looks_bare(text: str) -> bool:
 def extract_final_answer(segment: str) -> Extraction:
     """Apply the rules of the module docstring to an answer segment."""
     boxed, unclosed = extract_boxed(segment)
+    line = extract_answer_line(segment)
+    if line and _answer_tag_after_last_box(segment):
+        return Extraction(line, "answer_line")
     if boxed is not None:
         return Extraction(boxed, "boxed")
     if unclosed:
         return Extraction(None, "unclosed_box")
-    line = extract_answer_line(segment)
     if line:
         return Extraction(line, "answer_line")
     statement = extract_statement(segment)

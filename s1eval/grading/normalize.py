@@ -16,9 +16,15 @@ _UNIT_WORDS = (
     r"miles?|yards?|seconds?|minutes?|hours?|days?|weeks?|months?|years?|degrees?|dollars?|cents?|yuan|"
     r"grams?|kg|g|liters?|litres?|mph|points?|people|students?|ways?)"
 )
-_TEXT_CMD_RE = re.compile(r"\\(?:text|textnormal|textrm|mbox|mathrm|textbf|mathbf)\s*\{([^{}]*)\}")
-_TRAILING_UNIT_RE = re.compile(r"(?<=[\d}.)])\s*(?:\\[,;:!]|~|\s)*" + _UNIT_WORDS + r"(?:\^\{?[23]\}?)?\s*$", re.I)
+_TEXT_CMD_RE = re.compile(r"\\(?:text|textnormal|textrm|mbox|mathrm|textbf|mathbf)\s*\{([^{}]*)\}(\^\{?[23]\}?)?")
+_TRAILING_UNIT_RE = re.compile(
+    r"(?<=[\d}.)])(?P<sep>\s*(?:\\[,;:!]|~|\s)*)(?P<unit>" + _UNIT_WORDS + r")(?:\^\{?[23]\}?)?\s*$", re.I
+)
 _DEGREE_RE = re.compile(r"\^\s*\{?\\circ\}?|°|\\degree")
+_DEGREE_NUM_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\\circ\}?|°|\\degree)")
+_TRIG_RE = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)\b")
+_THOUSANDS_RE = re.compile(r"(?<=\d)(?:\{,\}|,\\!\s*|,\\,\s*)(?=\d{3})")
+_MIXED_NUMBER_RE = re.compile(r"^(\d+)\s+(\d+)\s*/\s*(\d+)$")
 _SPACING_RE = re.compile(r"\\[,;:!]|\\ |~|\\quad|\\qquad")
 _INT_RE = re.compile(r"^[+-]?\d+$")
 
@@ -28,23 +34,39 @@ def _drop_text_wrappers(text: str) -> str:
 
     def repl(m: re.Match[str]) -> str:
         inner = m.group(1).strip()
+        if inner in ("and", "or"):
+            return ", "  # "6 \\text{ and } 8" is the list 6, 8 (a comma before it is merged below)
         before = text[: m.start()].rstrip()
         if before and (before[-1].isdigit() or before[-1] in "}.)") and re.fullmatch(r"[A-Za-z. ]+(\^\d)?", inner):
             return ""
-        return inner
+        return inner + (m.group(2) or "")
 
-    return _TEXT_CMD_RE.sub(repl, text)
+    return re.sub(r",\s*,", ",", _TEXT_CMD_RE.sub(repl, text))
 
 
 def normalize_for_parse(text: str) -> str:
     """Drop what the policy says never matters: units after a number, degree marks, `\\$`, LaTeX spacing."""
     text = text.strip()
+    # A doubly escaped command (`\\\\frac`, from JSON-escaped output) means the single command.
+    if re.search(r"(?<!\\)\\\\(?=[A-Za-z]{2})", text):
+        text = text.replace("\\\\\\\\", "\\\\")  # the doubled row separator of the same escaping
+        text = re.sub(r"(?<!\\)\\\\(?=[A-Za-z]{2})", r"\\", text)
+    text = _THOUSANDS_RE.sub("", text)
     text = text.replace("\\$", "").replace("\\!", "")
-    text = re.sub(r"(?<=\d)\{,\}(?=\d)", "", text)
+    text = _MIXED_NUMBER_RE.sub(r"\1\\frac{\2}{\3}", text)
+    if _TRIG_RE.search(text):  # inside trigonometry a degree is pi/180, elsewhere the mark is dropped
+        text = _DEGREE_NUM_RE.sub(r"\\frac{\1\\pi}{180}", text)
     text = _DEGREE_RE.sub("", text)
     text = _drop_text_wrappers(text)
-    text = _TRAILING_UNIT_RE.sub("", text)
+    text = _TRAILING_UNIT_RE.sub(_drop_unit, text)
     return text.strip()
+
+
+def _drop_unit(m: re.Match[str]) -> str:
+    """Drop a trailing unit, except a one- or two-letter one glued to the number (`10m` may be 10*m)."""
+    if not m.group("sep") and len(m.group("unit")) <= 2:
+        return m.group(0)
+    return ""
 
 
 def normalize_exact(text: str) -> str:

@@ -2,23 +2,28 @@
 
 Why not Math-Verify's own timeout: it uses `signal.alarm`, which only works in the main thread and cannot
 interrupt C-level work such as ``10**10**10``. Why not `concurrent.futures.ProcessPoolExecutor`: it cannot kill
-one stuck task without breaking the whole pool. Here each worker is a process with its own pipe; a job that
-overruns its deadline gets its worker killed and replaced, and reports ``timeout``. Workers are reused across
-jobs (parsing caches stay warm) and are started through a forkserver that has already imported Math-Verify,
-so a replacement costs milliseconds, not an interpreter start, and nothing is forked from a threaded parent.
+one stuck task without breaking the whole pool. Here each worker is a separate interpreter
+(``python -m s1eval.grading.pool FD FD``) talking over two pipes; a job that overruns its deadline gets its worker
+killed and replaced, and reports ``timeout``. Workers are reused across jobs (parsing caches stay warm).
+Subprocesses rather than `multiprocessing` start methods: nothing is forked from a threaded parent (lm-eval with
+torch), and the parent's ``__main__`` is never re-imported (a script without a main guard still works).
+Workers run in their own session, so Ctrl-C reaches only the parent, which kills them on exit; a worker whose
+parent dies sees end-of-file on its pipe and exits.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
-import multiprocessing as mp
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -36,14 +41,15 @@ class Outcome:
     detail: str = ""
 
 
-def _worker_main(conn: Connection) -> None:
+def _worker_main(read_fd: int, write_fd: int) -> None:
     import importlib
 
     module = importlib.import_module(_PRELOAD)
+    inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     while True:
         try:
-            msg = conn.recv()
-        except EOFError:
+            msg = inbox.recv()
+        except (EOFError, OSError):
             return
         if msg is None:
             return
@@ -52,22 +58,43 @@ def _worker_main(conn: Connection) -> None:
             result: tuple[str, Any] = ("ok", getattr(module, fn_name)(*args))
         except Exception as err:  # noqa: BLE001 - reported to the parent, never raised in a worker
             result = ("error", f"{type(err).__name__}: {err}")
-        conn.send((job_id, result))
+        outbox.send((job_id, result))
+
+
+def _child_env() -> dict[str, str]:
+    """The parent's environment, with the directory holding `s1eval` first on PYTHONPATH."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 class _Worker:
-    def __init__(self, ctx: Any) -> None:
-        self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
-        self.proc.start()
-        child.close()
+    def __init__(self) -> None:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "s1eval.grading.pool", str(to_child_r), str(from_child_w)],
+            pass_fds=(to_child_r, from_child_w),
+            stdin=subprocess.DEVNULL,
+            env=_child_env(),
+            start_new_session=True,
+        )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.outbox = Connection(to_child_w, readable=False)
+        self.conn = Connection(from_child_r, writable=False)
         self.job: int | None = None
         self.deadline = 0.0
 
+    def send(self, msg: object) -> None:
+        self.outbox.send(msg)
+
     def kill(self) -> None:
         self.proc.kill()
-        self.proc.join(timeout=5)
+        self.proc.wait(timeout=5)
         self.conn.close()
+        self.outbox.close()
 
 
 class WorkerPool:
@@ -78,14 +105,12 @@ class WorkerPool:
             raise ValueError(f"timeout_s must be > 0 seconds, got {timeout_s!r}")
         self.size = workers or max(1, min(4, os.cpu_count() or 1))
         self.timeout_s = timeout_s
-        self._ctx = mp.get_context("forkserver")
-        self._ctx.set_forkserver_preload([_PRELOAD])
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
         self.kills = 0
 
     def _spawn(self) -> _Worker:
-        return _Worker(self._ctx)
+        return _Worker()
 
     def map(self, fn_name: str, jobs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
         """Run all jobs, at most `size` at a time; results in input order. Never raises for a job's failure."""
@@ -103,10 +128,10 @@ class WorkerPool:
                 if worker.job is None and pending and worker not in busy.values():
                     job = pending.pop()
                     try:
-                        worker.conn.send((job, fn_name, jobs[job]))
+                        worker.send((job, fn_name, jobs[job]))
                     except (BrokenPipeError, OSError):
                         worker = self._replace(idx)
-                        worker.conn.send((job, fn_name, jobs[job]))
+                        worker.send((job, fn_name, jobs[job]))
                     worker.job, worker.deadline = job, time.monotonic() + self.timeout_s
                     busy[worker.conn] = worker
             wait_for = max(0.0, min(w.deadline for w in busy.values()) - time.monotonic())
@@ -145,13 +170,15 @@ class WorkerPool:
         with self._lock:
             for worker in self._workers:
                 try:
-                    worker.conn.send(None)
+                    worker.send(None)
                 except (BrokenPipeError, OSError):
                     pass
             for worker in self._workers:
-                worker.proc.join(timeout=1)
-                if worker.proc.is_alive():
-                    worker.kill()
+                try:
+                    worker.proc.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    pass
+                worker.kill()
             self._workers = []
 
     def __enter__(self) -> WorkerPool:
@@ -171,3 +198,7 @@ def default_pool() -> WorkerPool:
         _DEFAULT = WorkerPool()
         atexit.register(_DEFAULT.close)
     return _DEFAULT
+
+
+if __name__ == "__main__":
+    _worker_main(int(sys.argv[1]), int(sys.argv[2]))
