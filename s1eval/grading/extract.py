@@ -212,12 +212,30 @@ def extract_statement(text: str) -> str | None:
     return None
 
 
+_DISPLAY_OPEN = {"\\[": "\\]", "$$": "$$"}
+
+
+def _display_block(rest: str) -> str | None:
+    """An answer given as display math over several lines (`Answer:\n\\[\n x \n\\]`): its content."""
+    stripped = rest.lstrip()
+    for opening, closing in _DISPLAY_OPEN.items():
+        if stripped.startswith(opening):
+            end = stripped.find(closing, len(opening))
+            first_line = stripped.split("\n", 1)[0]
+            if end > 0 and closing not in first_line[len(opening) :]:
+                return _clean(stripped[len(opening) : end])
+    return None
+
+
 def extract_answer_line(text: str) -> str | None:
     """The first non-empty line after the last `Final Answer:` / `Answer:` tag, reduced if it is prose."""
     tags = list(_ANSWER_TAG_RE.finditer(text))
     if not tags:
         return None
     rest = text[tags[-1].end() :]
+    display = _display_block(rest)
+    if display:
+        return display
     for line in rest.split("\n"):
         line = line.strip()
         if not line:
@@ -235,10 +253,12 @@ def _answer_tag_after_last_box(text: str) -> bool:
 
 
 def _looks_bare(text: str) -> bool:
-    """One short line that is mostly math (few plain words), e.g. `$\\frac12$`, `x = 5`, `(1, 2)`."""
+    """One short line that is mostly math (few plain words, some digit or math sign), e.g. `$\\frac12$`, `(1, 2)`."""
     text = text.strip()
-    if not text or "\n" in text or len(text) > _MAX_BARE_LEN:
+    if not text or "\n" in text or len(text) > _MAX_BARE_LEN or _ANSWER_TAG_RE.search(text):
         return False
+    if len(text) > 2 and not re.search(r"[\d\\$=+\-*/^()\[\]{}<>|]", text):
+        return False  # plain words ("lol", "Final Answer") are not a math answer
     words = re.findall(r"(?<![\\A-Za-z])[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+(\{[^{}]*\})?", " ", text))
     return len(words) <= 2
 

@@ -9,8 +9,9 @@ From the answer segment (text after the last answer delimiter), first rule that 
 - ``bare``: the whole segment is one letter;
 - ``choice_text``: the segment's last line is exactly one choice's text.
 Letters must be capitals A-D: a lower-case "a" is usually the article, so "Answer: c" is not read as C (the
-lighteval cases agree). A response naming no letter is wrong and logged as ``unextracted``: never default to "A"
-(the s1 fork did, which inflated scores of truncated responses by about a quarter of their share).
+lighteval cases agree). "Answer: A good choice is..." is the article, not the letter. A response naming no letter is wrong and logged
+as ``unextracted``: never default to "A" (the s1 fork did, so each truncated response had a one-in-four chance of
+counting as correct).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ _STATEMENT_RE = re.compile(
 )
 
 
+# "Answer: A good choice is ..." uses the article, not the letter.
+_ARTICLE_RE = re.compile(r"^A\s+(?!(?:is|was|seems|would|should|must|and|or)\b)[a-z]")
+
+
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip().strip("$*_\"'`").rstrip(".")).strip().lower()
 
@@ -37,7 +42,7 @@ def _norm(text: str) -> str:
 def _letter_of(text: str, choices: Sequence[str] | None) -> str | None:
     """A letter at the start of `text`, or the letter of the choice whose text `text` is."""
     m = _LETTER_AT_START.match(text)
-    if m:
+    if m and not (m.group(1) == "A" and _ARTICLE_RE.match(text[m.start(1) :])):
         return m.group(1)
     if choices:
         target = _norm(text)
