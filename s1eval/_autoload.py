@@ -291,9 +291,13 @@ class _PostImportFinder:
             _run_hook(name, hook, module)
 
 
-def install():
-    """Install the finder (once); run the hooks of watched modules that are already imported."""
-    if not ENABLED:
+def install(force=False):
+    """Install the finder (once); run the hooks of watched modules that are already imported.
+
+    `force=True` installs even under S1EVAL_NO_AUTOLOAD: the explicit `s1eval lm-eval` command
+    and the demo register on purpose, whatever the environment says about the implicit hook.
+    """
+    if not (ENABLED or force):
         return None
     for finder in sys.meta_path:
         if getattr(finder, _MARK, False):
