@@ -137,6 +137,11 @@ def _fallbacks(gold: str, answer: str) -> bool:
     return approx_equal(g, a, _value_of, _exact_equal)
 
 
+def warm_up() -> None:
+    """Import and exercise Math-Verify once (called by each worker before it reports ready)."""
+    math_equal("1", "1")
+
+
 def check_pair(gold: str, answer: str) -> tuple[bool, str]:
     """Worker entry point: (equal, "") or (False, error text) for a gold that does not parse."""
     try:

@@ -29,6 +29,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0
+_STARTUP_TIMEOUT_S = 120.0
 _PRELOAD = "s1eval.grading.equivalence"
 
 
@@ -46,6 +47,8 @@ def _worker_main(read_fd: int, write_fd: int) -> None:
 
     module = importlib.import_module(_PRELOAD)
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    getattr(module, "warm_up", lambda: None)()
+    outbox.send(("ready", os.getpid()))
     while True:
         try:
             msg = inbox.recv()
@@ -87,6 +90,13 @@ class _Worker:
         self.job: int | None = None
         self.deadline = 0.0
 
+    def wait_ready(self, timeout_s: float = _STARTUP_TIMEOUT_S) -> None:
+        """Block until the worker has imported Math-Verify, so start-up never counts against a job's time."""
+        if not self.conn.poll(timeout_s):
+            self.kill()
+            raise RuntimeError(f"grading worker did not start within {timeout_s:g} s (python: {sys.executable})")
+        self.conn.recv()
+
     def send(self, msg: object) -> None:
         self.outbox.send(msg)
 
@@ -109,8 +119,11 @@ class WorkerPool:
         self._lock = threading.Lock()
         self.kills = 0
 
-    def _spawn(self) -> _Worker:
-        return _Worker()
+    def _spawn(self, ready: bool = True) -> _Worker:
+        worker = _Worker()
+        if ready:
+            worker.wait_ready()
+        return worker
 
     def map(self, fn_name: str, jobs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
         """Run all jobs, at most `size` at a time; results in input order. Never raises for a job's failure."""
@@ -119,8 +132,10 @@ class WorkerPool:
 
     def _map(self, fn_name: str, jobs: Sequence[tuple[Any, ...]]) -> list[Outcome]:
         results: list[Outcome | None] = [None] * len(jobs)
-        while len(self._workers) < min(self.size, max(1, len(jobs))):
-            self._workers.append(self._spawn())
+        new = [self._spawn(ready=False) for _ in range(min(self.size, max(1, len(jobs))) - len(self._workers))]
+        for worker in new:  # started together, awaited together
+            worker.wait_ready()
+        self._workers.extend(new)
         pending = list(range(len(jobs)))[::-1]
         busy: dict[Connection, _Worker] = {}
         while pending or busy:

@@ -20,28 +20,26 @@ def fast_pool():
         yield p
 
 
-@pytest.mark.parametrize("answer", ["10^{10^{10^{10}}}", "(10**10**10)", "9^{9^{9^{9}}} - 9^{9^{9^{9}}}"])
-def test_hang_is_cut_off_and_marked_timeout(fast_pool, answer):
+@pytest.mark.parametrize("answer", ["10^{10^{10}}", "9^{9^{9}}", "10^{10^{10^{10}}}"])
+def test_c_level_hang_is_cut_off_and_marked_timeout(fast_pool, answer):
     start = time.monotonic()
     grade = grade_math("\\boxed{" + answer + "}", "5", pool=fast_pool)
     elapsed = time.monotonic() - start
-    assert not grade.correct
-    assert grade.method in ("timeout", "symbolic")  # symbolic only if the parser refuses it quickly
-    assert elapsed < 1.0 + 10.0
+    assert (grade.correct, grade.method) == (False, "timeout")
+    assert elapsed < 1.0 + 15.0  # timeout plus generous slack for replacing the worker on a loaded machine
 
 
-def test_c_level_power_times_out_and_pool_recovers(fast_pool):
+def test_pool_recovers_after_a_hang(fast_pool):
     kills_before = fast_pool.kills
-    outcome = fast_pool.map("check_pair", [("5", "10**10**10")])[0]
-    grade = grade_math("\\boxed{5}", "\\frac{10}{2}", pool=fast_pool)
-    assert grade.correct  # the pool still works after replacing the stuck worker
-    if outcome.status == "timeout":
-        assert fast_pool.kills == kills_before + 1
+    assert grade_math("\\boxed{10^{10^{10}}}", "5", pool=fast_pool).method == "timeout"
+    assert fast_pool.kills == kills_before + 1
+    assert grade_math("\\boxed{5}", "\\frac{10}{2}", pool=fast_pool).correct
 
 
 def test_one_hang_does_not_hold_up_the_batch(fast_pool):
-    items = [("\\boxed{10^{10^{10^{10}}}}", "5")] + [(f"\\boxed{{{i}}}", str(i)) for i in range(6)]
+    items = [("\\boxed{10^{10^{10}}}", "5")] + [(f"\\boxed{{{i}}}", f"\\frac{{{2 * i}}}{{2}}") for i in range(6)]
     grades = grade_math_batch(items, pool=fast_pool)
+    assert [g.method for g in grades] == ["timeout"] + ["symbolic"] * 6
     assert [g.correct for g in grades] == [False] + [True] * 6
 
 
@@ -52,11 +50,11 @@ def test_one_megabyte_response(pool):
     assert unfinished.method == "unextracted" and not unfinished.correct
 
 
-def test_deeply_nested_braces(pool):
+def test_deeply_nested_braces(fast_pool):
     nested = "{" * 5000 + "7" + "}" * 5000
-    grade = grade_math("\\boxed{" + nested + "}", "7", pool=pool)
-    assert grade.extracted is not None and grade.method in ("exact", "symbolic", "timeout")
-    unbalanced = grade_math("\\boxed{" + "{" * 5000 + "7", "7", pool=pool)
+    grade = grade_math("\\boxed{" + nested + "}", "7", pool=fast_pool)
+    assert grade.extracted == nested and grade.method in ("exact", "symbolic", "timeout")
+    unbalanced = grade_math("\\boxed{" + "{" * 5000 + "7", "7", pool=fast_pool)
     assert unbalanced.method == "unextracted" and not unbalanced.correct
 
 
