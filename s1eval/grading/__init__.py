@@ -7,27 +7,36 @@ sympy when it can (AIME integers, identical strings) and otherwise sends the pai
 worker processes that run `equivalence` (Math-Verify) with a hard time limit per item; `gpqa` extracts
 multiple-choice letters; `hooks` adapts all this to lm-eval; `cli` is ``s1eval grade``.
 
-Policy (decided before tuning; the table tests list every disagreement with labelled data against it):
+Policy (written before tuning; the table tests list every disagreement with labelled data against it):
 
 - Units are ignored: ``10\\text{ cm}``, ``10 cm^2``, ``10 weeks`` and ``10`` are the same answer, in the gold
-  and in the response alike. MATH golds carry units inconsistently, and a model that adds the unit the
-  question asked for is not wrong. (MARIO_EVAL labels ``10cm`` vs ``10`` as different; we accept that
-  disagreement.) A currency sign (``\\$``) is a unit.
-- ``\\text{}`` (and ``\\textbf``, ``\\mbox``, ``\\mathrm``) is unwrapped: ``\\text{E}`` equals ``E``,
-  ``\\text{Evelyn}`` equals ``Evelyn``; text after a number is treated as a unit and dropped.
-- Percentages: ``28\\%``, ``28 percent`` and ``28`` are the same answer (the question fixes the scale); Math-Verify
-  also accepts ``0.28`` for ``28\\%``, which we keep.
-- Degrees: ``90^\\circ``, ``90°`` and ``90`` are the same answer; radians are not converted to degrees.
-- Multiple answers: a list or set answer must contain the same elements; order matters only for tuples,
-  intervals and other ordered objects, as in Math-Verify. Answers spread over adjacent boxes
-  (``\\boxed{1}, \\boxed{2}``) are joined into one list; a box followed by more reasoning and another box
-  takes the last box only.
+  and in the response alike (MATH golds carry units inconsistently, and a model that adds the unit the question
+  asked for is not wrong). A currency sign (``\\$``) is a unit. Exception: a one- or two-letter unit glued to
+  the number (``10m``, ``10cm``) may be a product with a variable and is left to Math-Verify as such.
+- ``\\text{}`` (and ``\\textbf``, ``\\mbox``, ``\\mathrm``) is unwrapped: ``\\text{E}`` equals ``E``;
+  text after a number is a unit and dropped; ``\\text{ and }`` between values is a list comma.
+- Percentages: ``28\\%``, ``28 percent`` and ``28`` are the same answer (the question fixes the scale);
+  Math-Verify also accepts ``0.28`` for ``28\\%``, which we keep.
+- Degrees: ``90^\\circ``, ``90°`` and ``90`` are the same answer; inside a trigonometric function a degree
+  is pi/180 (``\\sin(90^\\circ - x)`` is ``\\cos x``). Radian answers are not converted to degrees.
+- Multiple answers: a plain comma list is unordered and must hold the same elements (``3, 5`` == ``5, 3``);
+  tuples, intervals and matrices keep their order. Adjacent boxes (``\\boxed{1}, \\boxed{2}``, or joined by
+  "and" within a few words) are one list; a box followed by more reasoning and another box: the last box only.
+- Decimals: a decimal with at least 3 significant digits equals an exact value when every digit it states is
+  right (``1.732`` for ``\\sqrt3``); ``0.33`` for ``1/3`` is not enough. A comma between digits in a gold is a
+  separator, never a decimal comma; a response that is a bare number like ``1000,99`` may be read either way.
+- Labelled answers: ``y = 2x + 3`` and ``f(x) = 2x + 3`` state the same value (a one-symbol label is dropped).
+- Clock times are not numbers (no ``20:34`` == ``8:34 P.M.`` arithmetic).
 - AIME answers are integers: ``023`` equals ``23``; a non-integer response to an AIME question still goes to
   Math-Verify (``\\frac{46}{2}`` is 23).
+- Which answer counts: the text after the last answer delimiter, cut at an end-of-turn marker (a hallucinated
+  next turn is not the answer); a ``Final Answer:`` line written after the last box wins over the box.
 - Unfinished responses are wrong and logged as ``unextracted``; numbers are never taken from the middle of
   reasoning. An unclosed ``\\boxed{`` at the end means the answer was cut off: unextracted.
 - Every sympy comparison is bounded (5 s per item by default); overrunning it is wrong, logged as ``timeout``.
 - A gold answer that Math-Verify cannot parse is an error (`GoldParseError`), not a zero.
+- No LLM judge by default (the s1 fork used gpt-4o-mini for non-integer answers); ``judge`` is reserved as a
+  method name for an optional one.
 
 Bump `GRADER_VERSION` whenever a rule here changes what counts as correct.
 """
