@@ -90,7 +90,7 @@ def _cached_rows(db: Path) -> int:
 @pytest.mark.slow
 def test_use_cache_resumes_a_killed_run_without_regenerating(tiny_never, tmp_path):
     # The never-ending model thinks up to the whole budget: each request takes a while.
-    gen = "max_tokens_thinking=1500"
+    gen = "max_tokens_thinking=700"
     cache = tmp_path / "cache"
     args = lm_eval_args(tiny_never, tmp_path / "first", gen, limit=4, extra=["--use_cache", str(cache)])
     proc = subprocess.Popen([str(BIN / "lm_eval"), *args], env=env(), stdout=subprocess.DEVNULL,

@@ -112,3 +112,29 @@ def test_think_end_token_returns_only_the_answer(tiny_ends):
 def test_unknown_model_args_fail_with_the_valid_list(tiny_ends):
     with pytest.raises(ValueError, match=r"unknown model_args: max_lenght \(did you mean max_length\?\).*Valid: pretrained"):
         s1hf(tiny_ends, max_lenght=2)
+
+
+S1_PROMPT = ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+             "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n<|im_start|>think")
+
+
+def test_the_exact_s1_prompt_reaches_the_engine(tiny_ends):
+    lm = s1hf(tiny_ends)
+    seen = []
+    original = lm._engine.continue_batch
+    lm._engine.continue_batch = lambda conts: seen.extend(conts) or original(conts)
+    run_with_stats(lm, instances(lm, BF, ["What is 2+2?"]))
+    first = lm.tokenizer.decode(list(seen[0].token_ids), skip_special_tokens=False)
+    assert first == S1_PROMPT
+
+
+def test_budget_forcing_without_chat_template_warns_loudly(tiny_ends, caplog):
+    lm = s1hf(tiny_ends)
+    with caplog.at_level("WARNING", logger="s1eval.models.base"):
+        run_with_stats(lm, instances(lm, BF, ["What is 2+2?"], template=False))
+    assert any("--apply_chat_template" in r.message for r in caplog.records)
+    caplog.clear()
+    lm = s1hf(tiny_ends)
+    with caplog.at_level("WARNING", logger="s1eval.models.base"):
+        run_with_stats(lm, instances(lm, BF, ["What is 2+2?"], template=True))
+    assert not any("--apply_chat_template" in r.message for r in caplog.records)
