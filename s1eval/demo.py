@@ -53,12 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=3, help="AIME24 problems per setting")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # the table is the output; progress bars would drown it
     logging.basicConfig(level=logging.WARNING)
+    for noisy in ("lm_eval", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     from s1eval import _autoload
     from s1eval.testing.tiny_model import build_tiny_model
 
     _autoload.install(force=True)
     models = {v: build_tiny_model(Path(args.workdir) / f"tiny_{v}", variant=v) for v in ("ends", "never")}
+    print(f"Budget forcing with s1hf on the tiny hand-set model ({args.limit} AIME24 problems per setting).\n"
+          "thinking/answer = tokens; rounds = thinking rounds run; waits = ends suppressed with 'Wait'.")
     for title, variant, gen_kwargs in SETTINGS:
         samples, stats = _evaluate(models[variant], gen_kwargs, args.limit)
         print(_table(f"{title}: --gen_kwargs {gen_kwargs}", samples, stats))

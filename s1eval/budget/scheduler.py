@@ -34,7 +34,8 @@ def run_requests(
     """Run all requests to completion; return their results in input order."""
     machines = [RequestMachine(i, spec, codec) for i, spec in enumerate(specs)]
     results: list[RequestResult | None] = [None] * len(specs)
-    bar = tqdm(total=len(specs), desc="s1eval requests", disable=not progress)
+    # disable=None: a bar on a terminal, none in logs (CI, nohup) where it would only add noise.
+    bar = tqdm(total=len(specs), desc="s1eval requests", disable=None if progress else True)
 
     def finish(i: int) -> None:
         results[i] = machines[i].result()
