@@ -5,9 +5,12 @@ last answer delimiter, then the last ``\\boxed{}``, an ``Answer:`` line, or a cl
 response is *unextracted* and wrong); `normalize` applies the string policy below; `grade` decides without
 sympy when it can (AIME integers, identical strings) and otherwise sends the pair to `pool`, a set of killable
 worker processes that run `equivalence` (Math-Verify) with a hard time limit per item; `gpqa` extracts
-multiple-choice letters; `hooks` adapts all this to lm-eval; `cli` is ``s1eval grade``.
+multiple-choice letters; `voting` computes maj@k, cov@k and pass@k for the sampling tasks; `hooks` adapts all this
+to lm-eval; `cli` is ``s1eval grade``.
 
-Policy (written before tuning; the table tests list every disagreement with labelled data against it):
+Policy (general rules only, none special-cases a labelled row; the rules on glued units, decimals, labelled
+answers and degrees in trigonometry were added after reading the labelled pairs, the rest came first; the table
+tests list every remaining disagreement with its reason):
 
 - Units are ignored: ``10\\text{ cm}``, ``10 cm^2``, ``10 weeks`` and ``10`` are the same answer, in the gold
   and in the response alike (MATH golds carry units inconsistently, and a model that adds the unit the question

@@ -49,3 +49,31 @@ def process_gpqa(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
 
     grade = grade_choice(_first(results), str(doc["answer"]), doc.get("choices"))
     return _metrics(grade)
+
+
+def _process_samples(doc: dict[str, Any], results: Sequence[str], kind: str) -> dict[str, Any]:
+    from s1eval.grading.grade import grade_math_batch
+    from s1eval.grading.voting import sample_metrics
+
+    # With repeats and a take_first_k filter, lm-eval passes [[r_1, ..., r_k]]; without one, [r_1, ...].
+    responses = list(results[0]) if results and isinstance(results[0], (list, tuple)) else list(results)
+    grades = grade_math_batch([(str(r), str(doc["answer"])) for r in responses], kind=kind)
+    metrics: dict[str, Any] = dict(sample_metrics(grades, kind))
+    metrics["grading"] = [dict(g.as_log(), grader_version=GRADER_VERSION) for g in grades]
+    return metrics
+
+
+def process_aime_samples(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
+    """`*_maj` AIME tasks: maj@k, cov@k, pass@k over the k repeats (see `s1eval.grading.voting`)."""
+    return _process_samples(doc, results, "aime")
+
+
+def process_math_samples(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
+    """`*_maj` MATH tasks: maj@k, cov@k, pass@k over the k repeats (see `s1eval.grading.voting`)."""
+    return _process_samples(doc, results, "math")
+
+
+def extracted_share_samples(items: Sequence[Sequence[dict[str, Any]]]) -> float:
+    """Aggregation for the ``grading`` metric of `*_maj` tasks: share of all samples with an extracted answer."""
+    flat = [it for group in items for it in group]
+    return extracted_share(flat)
