@@ -1,0 +1,63 @@
+"""`s1eval grade` logic (s1eval.grading.cli.main): lm-eval sample files and plain rows, in input order."""
+
+from __future__ import annotations
+
+import json
+
+from s1eval.grading.cli import main
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def read_jsonl(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_plain_rows_in_order(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", [
+        {"response": "so \\boxed{023}", "gold": "23"},
+        {"response": "Let me think about 5 and then", "gold": "5"},
+        {"response": "<|im_start|>answer\nFinal Answer: 24", "gold": "23"},
+    ])
+    out = tmp_path / "out.jsonl"
+    assert main(["--task", "aime24", src, "--output", str(out)]) == 0
+    rows = read_jsonl(out)
+    assert [r["index"] for r in rows] == [0, 1, 2]
+    assert [(r["correct"], r["method"]) for r in rows] == [(True, "exact"), (False, "unextracted"), (False, "exact")]
+    assert "accuracy 0.3333 (1/3), unextracted 1" in capsys.readouterr().err
+
+
+def test_lm_eval_samples_file(tmp_path, capsys):
+    # The shape lm-eval (and the s1 fork) writes with --log_samples.
+    src = write_jsonl(tmp_path / "samples.jsonl", [
+        {"doc_id": 7, "doc": {"answer": "\\frac{1}{2}"}, "target": "\\frac{1}{2}",
+         "resps": [["The answer is $0.5$."]], "filtered_resps": ["The answer is $0.5$."]},
+        {"doc_id": 3, "doc": {}, "target": "(1,2)", "resps": [["\\boxed{(2, 1)}"]]},
+    ])
+    assert main(["--task", "math500", src]) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(x) for x in captured.out.splitlines()]
+    assert [(r["doc_id"], r["correct"]) for r in rows] == [(7, True), (3, False)]
+    assert "accuracy 0.5000" in captured.err
+
+
+def test_gpqa_rows_with_choices(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "gpqa.jsonl", [
+        {"response": "Answer: Paris", "gold": "B", "choices": ["London", "Paris", "Berlin", "Madrid"]},
+        {"response": "I cannot decide.", "gold": "A"},
+        {"response": "\\boxed{C}", "gold": "(C)"},
+    ])
+    assert main(["--task", "gpqa_diamond", src]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [(r["extracted"], r["correct"], r["method"]) for r in rows] == [
+        ("B", True, "exact"), (None, False, "unextracted"), ("C", True, "exact")]
+
+
+def test_bad_input_exits_2(tmp_path, capsys):
+    assert main(["--task", "aime24", str(tmp_path / "missing.jsonl")]) == 2
+    src = write_jsonl(tmp_path / "bad.jsonl", [{"text": "no response field"}])
+    assert main(["--task", "aime24", src]) == 2
+    assert "neither 'response'" in capsys.readouterr().err
