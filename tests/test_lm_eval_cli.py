@@ -17,8 +17,9 @@ BIN = Path(sys.executable).parent
 GEN = "max_tokens_thinking=16,thinking_n_ignore=1,thinking_n_ignore_str=Wait"
 
 
-def lm_eval_args(model_path: str, out: Path, gen_kwargs: str = GEN, limit: int = 2, extra=()) -> list[str]:
-    return ["--model", "s1hf", "--model_args", f"pretrained={model_path}", "--tasks", "s1_aime24",
+def lm_eval_args(model_path: str, out: Path, gen_kwargs: str = GEN, limit: int = 2, extra=(),
+                 model: str = "s1hf", model_args: str = "") -> list[str]:
+    return ["--model", model, "--model_args", f"pretrained={model_path}{model_args}", "--tasks", "s1_aime24",
             "--limit", str(limit), "--apply_chat_template", "--gen_kwargs", gen_kwargs,
             "--log_samples", "--output_path", str(out), *extra]
 
@@ -41,7 +42,7 @@ def outputs(out: Path, kind: str) -> list[dict]:
     return [json.loads(line) for line in files[0].read_text().splitlines()]
 
 
-def check_run(out: Path, model_path: str) -> None:
+def check_run(out: Path, model_path: str, backend: str = "s1hf") -> None:
     from transformers import AutoTokenizer
 
     from s1eval.budget import stats_from_text
@@ -61,7 +62,7 @@ def check_run(out: Path, model_path: str) -> None:
         assert stats_from_text(text, tok)["thinking_tokens"] == row["thinking_tokens"]
     results = json.loads(sorted(out.rglob("results_*.json"))[0].read_text())
     record = results["config"]["s1_run_record"]
-    assert record["backend"] == "s1hf" and record["dtype"] == "torch.float32"
+    assert record["backend"] == backend and record["dtype"] == "torch.float32"
     assert results["config"]["s1_budget_stats"]["s1_aime24"]["requests"] == 2
 
 
@@ -109,3 +110,11 @@ def test_use_cache_resumes_a_killed_run_without_regenerating(tiny_never, tmp_pat
     assert len(regenerated) == 4 - done  # only unfinished requests reached the engine
     samples = outputs(tmp_path / "second", "samples")
     assert len(samples) == 4 and all(s["resps"][0][0].startswith("<|im_start|>think") for s in samples)
+
+
+@pytest.mark.slow
+def test_real_lm_eval_command_with_s1vllm(tiny_ends, tmp_path):
+    pytest.importorskip("vllm")
+    engine = ",max_model_len=2048,gpu_memory_utilization=0.15,enforce_eager=true"
+    run([str(BIN / "lm_eval"), *lm_eval_args(tiny_ends, tmp_path, model="s1vllm", model_args=engine)])
+    check_run(tmp_path, tiny_ends, backend="s1vllm")

@@ -124,6 +124,7 @@ class RequestMachine:
 
     def advance(self, step: Step) -> Continuation | None:
         self.stats.cached_tokens += step.cached_tokens
+        self.stats.untexted_tokens += sum(t >= self.codec.vocab_size for t in step.new_ids)
         self.stats.finish_reasons.append(_reason(step))
         if self.phase is Phase.THINK:
             self._think_step(step)

@@ -38,6 +38,7 @@ class RequestStats:
     forced_reason: str | None = None  # budget | no_room_for_ignore | rejection_exhausted
     rejection_tries: int = 0
     cached_tokens: int = 0
+    untexted_tokens: int = 0  # generated ids beyond the tokenizer (no text; Qwen2.5 has 399)
     finish_reasons: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ lm-eval's `think_end_token` convention when the user wants only the answer back.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 from collections import Counter
@@ -22,6 +23,19 @@ from s1eval.budget.planning import fit_generation
 from s1eval.budget.seeds import derive_seed
 
 log = logging.getLogger(__name__)
+
+
+# lm-eval's CLI always passes these; accepted so `--max_batch_size` does not fail.
+_LM_EVAL_EXTRAS = ("max_batch_size",)
+
+
+def check_model_args(name: str, kwargs: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """Fail on any model argument we do not know, naming the valid ones (no silent pass-through)."""
+    unknown = sorted(set(kwargs) - set(allowed) - set(_LM_EVAL_EXTRAS))
+    if unknown:
+        hints = {u: difflib.get_close_matches(u, allowed, n=1) for u in unknown}
+        hint = "; ".join(f"{u} (did you mean {h[0]}?)" if h else u for u, h in hints.items())
+        raise ValueError(f"{name} got unknown model_args: {hint}. Valid: {', '.join(allowed)}.")
 
 
 class BudgetForcingMixin:

