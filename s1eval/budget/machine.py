@@ -43,7 +43,7 @@ from typing import Any, Hashable, Mapping
 
 from s1eval.budget.codec import Codec
 from s1eval.budget.config import BudgetConfig
-from s1eval.budget.engine import Continuation, Step, find_stop_string
+from s1eval.budget.engine import Continuation, Step
 from s1eval.budget.planning import plan_budget
 from s1eval.budget.seeds import derive_seed
 from s1eval.budget.stats import RequestStats

@@ -76,7 +76,6 @@ class HFEngine(BatchedEngine):
 
     # ---------------------------------------------------------------- reference path
     def _batched(self, conts: Sequence[Continuation]) -> list[Step]:
-        steps: list[Step] = []
         # rows of one generate call must share min_new, stops and sampling
         groups: dict[tuple, list[Continuation]] = {}
         for c in conts:
