@@ -202,3 +202,61 @@ def test_cli_writes_a_loadable_folder(tmp_path):
         assert (out / name).is_file(), name
     assert main([str(tmp_path / "direct")]) == 0
     assert transformers.AutoTokenizer.from_pretrained(tmp_path / "direct").chat_template
+
+
+def _bf_prompts(tok, question):
+    """Prompts of the budget-forcing phases (as the state machine builds them) and a plain one."""
+    think = _think_prompt(tok, question)
+    first = "\nLet me check each step of the sum." if "?" in question else "\nLet me check the sum."
+    wait = think + first + "Wait"
+    second = ", check each step of the sum." if "?" in question else ", check the sum."
+    return {"think": think, "wait": wait, "forced": wait + second + "<|im_start|>answer\nFinal Answer:",
+            "natural": wait + second + "<|im_start|>answer", "plain": think[: -len("<|im_start|>think")]}
+
+
+@pytest.mark.parametrize("variant", ["ends", "never"])
+def test_larger_build_keeps_the_greedy_behaviour(variant, ends_path, never_path, tok, tmp_path):
+    small = _model(ends_path if variant == "ends" else never_path)
+    path = build_tiny_model(tmp_path / "big", variant=variant, hidden_size=512, num_layers=8)
+    config = transformers.AutoConfig.from_pretrained(path)
+    assert (config.hidden_size, config.num_hidden_layers, config.intermediate_size) == (512, 8, 1408)
+    assert config.hidden_size // config.num_attention_heads == 32
+    big = _model(path)
+    assert sum(p.numel() for p in big.parameters()) > 20 * sum(p.numel() for p in small.parameters())
+    # the extra layers really compute: random q/k/v/gate/up, only their outputs are zero
+    layer = big.model.layers[3]
+    assert layer.self_attn.q_proj.weight.abs().sum() > 0 and layer.mlp.up_proj.weight.abs().sum() > 0
+    assert layer.self_attn.o_proj.weight.abs().sum() == 0 and layer.mlp.down_proj.weight.abs().sum() == 0
+    # every position of whole budget-forcing sequences: same logits, so the same greedy choice
+    for question in ["Q", "What is 2+2?", "Compute 2+2."]:
+        prompts = _bf_prompts(tok, question)
+        for text in (prompts["forced"] + " 42<|im_end|>", prompts["natural"] + "\n42<|im_end|>", prompts["plain"] + "42"):
+            ids = tok(text, return_tensors="pt", add_special_tokens=False).input_ids
+            with torch.no_grad():
+                want, got = small(ids).logits, big(ids).logits
+            torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+            assert torch.equal(got.argmax(-1), want.argmax(-1))
+    # and greedy generation (with the KV cache) of the three phases gives the same tokens
+    prompts = _bf_prompts(tok, "What is 2+2?")
+    for phase in ("think", "wait", "forced"):
+        want = _greedy(small, tok, prompts[phase], 16, stop_at_eos=variant == "ends")
+        assert _greedy(big, tok, prompts[phase], 16, stop_at_eos=variant == "ends") == want, phase
+        if variant == "ends":
+            stop = IM_END if phase == "forced" else IM_START
+            text = {"think": "\nLet me check each step of the sum.", "wait": ", check each step of the sum.",
+                    "forced": " 42"}[phase]
+            assert tok.decode(want[: want.index(stop)]) == text
+
+def test_larger_build_is_deterministic_and_the_default_is_unchanged(ends_path, tmp_path):
+    one = build_tiny_model(tmp_path / "one", hidden_size=256, num_layers=2, intermediate_size=96)
+    assert main([str(tmp_path / "two"), "--hidden-size", "256", "--layers", "2", "--intermediate-size", "96"]) == 0
+    for name in sorted(p.name for p in one.iterdir()):
+        assert (one / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    assert (one / "model.safetensors").read_bytes() != (ends_path / "model.safetensors").read_bytes()
+    # explicit default sizes give the default build, byte for byte
+    same = build_tiny_model(tmp_path / "same", hidden_size=128, num_layers=1, intermediate_size=64)
+    for name in sorted(p.name for p in ends_path.iterdir()):
+        assert (same / name).read_bytes() == (ends_path / name).read_bytes(), name
+    for bad in [dict(hidden_size=200), dict(hidden_size=64), dict(num_layers=0)]:
+        with pytest.raises(ValueError):
+            build_tiny_model(tmp_path / "bad", **bad)

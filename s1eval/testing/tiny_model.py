@@ -40,7 +40,20 @@ gets logit 10; any other token leads to "Let" while thinking (logit 8) and to "4
 The generation config holds only bos/eos/pad ids (Qwen2.5's sampling defaults, e.g. its
 repetition penalty, are left out on purpose: backends would apply them differently).
 
-CLI: ``python -m s1eval.testing.tiny_model OUT [--variant ends|never]``.
+Larger builds, for benchmarks where compute matters: ``build_tiny_model(out, variant,
+hidden_size=512, num_layers=8)`` writes a model with the SAME greedy behaviour (same tokenizer,
+same logits up to float rounding) that costs real compute per token.  The designed layer stays
+layer 0 and the designed dimensions stay the first 128 of the residual stream (the rest are
+zero-padded); the head size stays 32 (so ``hidden_size / 32`` heads, half as many KV heads, the
+designed heads 0 and 2 unchanged).  Extra layers have random (seeded) q/k/v/gate/up weights and
+biases but zero ``o_proj`` and ``down_proj``, so they run full attention and MLP without changing
+the residual stream.  RMSNorm over ``hidden_size`` dims of a vector with 128 non-zero dims is
+``sqrt(128 / hidden_size)`` times the one over 128 dims, so the designed norms' weights are scaled
+by that factor and ``rms_norm_eps`` by ``128 / hidden_size``: normalized values equal the small
+model's exactly (up to float rounding).  The default (128, 1 layer) build is unchanged.
+
+CLI: ``python -m s1eval.testing.tiny_model OUT [--variant ends|never] [--hidden-size 512]
+[--layers 8] [--intermediate-size 1408]``.
 """
 
 from __future__ import annotations
@@ -238,6 +251,8 @@ _KV_HEADS = 2
 _HEAD_DIM = 32
 _INTERMEDIATE = 64
 _ROPE_THETA = 1_000_000.0
+_RMS_EPS = 1e-06
+_INIT_STD = 0.02  # random weights of the extra layers of a larger build
 
 # Residual-stream dimensions.
 _CONST = 0  # 1 in every embedding row: a bias for lm_head
@@ -371,7 +386,64 @@ def _weights(tok, variant: str) -> dict:
     }
 
 
-def _config_dict() -> dict:
+def _widen(small: dict, hidden: int, layers: int, intermediate: int, seed: int) -> dict:
+    """The designed weights zero-padded to ``hidden`` dims, plus ``layers - 1`` layers that compute
+    but write nothing (zero o_proj / down_proj); see the module docstring."""
+    import torch
+
+    scale = (_HIDDEN / hidden) ** 0.5  # rms over `hidden` dims / rms over the designed 128
+    heads, kv_heads = hidden // _HEAD_DIM, hidden // _HEAD_DIM // 2
+
+    def pad(t, *shape, fill=0.0):
+        out = torch.full(shape, fill, dtype=t.dtype)
+        out[tuple(slice(0, n) for n in t.shape)] = t
+        return out
+
+    p = "model.layers.0."
+    big = {
+        "model.embed_tokens.weight": pad(small["model.embed_tokens.weight"], MODEL_VOCAB_SIZE, hidden),
+        "lm_head.weight": pad(small["lm_head.weight"], MODEL_VOCAB_SIZE, hidden),
+        "model.norm.weight": torch.full((hidden,), scale),
+        p + "input_layernorm.weight": torch.full((hidden,), scale),
+        p + "post_attention_layernorm.weight": torch.full((hidden,), scale),
+        # heads 0-3 / KV heads 0-1 keep their rows; the group size stays 2, so head h still reads
+        # KV head h // 2
+        p + "self_attn.q_proj.weight": torch.zeros(heads * _HEAD_DIM, hidden),
+        p + "self_attn.q_proj.bias": pad(small[p + "self_attn.q_proj.bias"], heads * _HEAD_DIM),
+        p + "self_attn.k_proj.weight": pad(small[p + "self_attn.k_proj.weight"], kv_heads * _HEAD_DIM, hidden),
+        p + "self_attn.k_proj.bias": torch.zeros(kv_heads * _HEAD_DIM),
+        p + "self_attn.v_proj.weight": pad(small[p + "self_attn.v_proj.weight"], kv_heads * _HEAD_DIM, hidden),
+        p + "self_attn.v_proj.bias": torch.zeros(kv_heads * _HEAD_DIM),
+        p + "self_attn.o_proj.weight": pad(small[p + "self_attn.o_proj.weight"], hidden, heads * _HEAD_DIM),
+        p + "mlp.gate_proj.weight": torch.zeros(intermediate, hidden),
+        p + "mlp.up_proj.weight": torch.zeros(intermediate, hidden),
+        p + "mlp.down_proj.weight": torch.zeros(hidden, intermediate),
+    }
+    gen = torch.Generator().manual_seed(seed)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=gen) * _INIT_STD
+
+    for layer in range(1, layers):
+        p = f"model.layers.{layer}."
+        big.update({
+            p + "input_layernorm.weight": torch.ones(hidden),
+            p + "post_attention_layernorm.weight": torch.ones(hidden),
+            p + "self_attn.q_proj.weight": rand(heads * _HEAD_DIM, hidden),
+            p + "self_attn.q_proj.bias": rand(heads * _HEAD_DIM),
+            p + "self_attn.k_proj.weight": rand(kv_heads * _HEAD_DIM, hidden),
+            p + "self_attn.k_proj.bias": rand(kv_heads * _HEAD_DIM),
+            p + "self_attn.v_proj.weight": rand(kv_heads * _HEAD_DIM, hidden),
+            p + "self_attn.v_proj.bias": rand(kv_heads * _HEAD_DIM),
+            p + "self_attn.o_proj.weight": torch.zeros(hidden, heads * _HEAD_DIM),  # writes nothing
+            p + "mlp.gate_proj.weight": rand(intermediate, hidden),
+            p + "mlp.up_proj.weight": rand(intermediate, hidden),
+            p + "mlp.down_proj.weight": torch.zeros(hidden, intermediate),  # writes nothing
+        })
+    return big
+
+
+def _config_dict(hidden: int = _HIDDEN, layers: int = 1, intermediate: int = _INTERMEDIATE) -> dict:
     return {
         "architectures": ["Qwen2ForCausalLM"],
         "model_type": "qwen2",
@@ -379,15 +451,15 @@ def _config_dict() -> dict:
         "bos_token_id": TINY_SPECIAL["endoftext"],
         "eos_token_id": TINY_SPECIAL["im_end"],
         "hidden_act": "silu",
-        "hidden_size": _HIDDEN,
+        "hidden_size": hidden,
         "initializer_range": 0.02,
-        "intermediate_size": _INTERMEDIATE,
+        "intermediate_size": intermediate,
         "max_position_embeddings": 8192,
-        "max_window_layers": 1,
-        "num_attention_heads": _HEADS,
-        "num_hidden_layers": 1,
-        "num_key_value_heads": _KV_HEADS,
-        "rms_norm_eps": 1e-06,
+        "max_window_layers": layers,
+        "num_attention_heads": hidden // _HEAD_DIM,
+        "num_hidden_layers": layers,
+        "num_key_value_heads": hidden // _HEAD_DIM // 2,
+        "rms_norm_eps": _RMS_EPS * (_HIDDEN / hidden),
         "rope_theta": _ROPE_THETA,
         "rope_scaling": None,
         "sliding_window": None,
@@ -399,27 +471,48 @@ def _config_dict() -> dict:
     }
 
 
-def build_tiny_model(out_dir, variant: str = "ends") -> Path:
-    """Write the tiny model (variant "ends" or "never") to ``out_dir`` and return its path."""
+def build_tiny_model(out_dir, variant: str = "ends", hidden_size: int = _HIDDEN, num_layers: int = 1,
+                     intermediate_size: int | None = None, seed: int = 0) -> Path:
+    """Write the tiny model (variant "ends" or "never") to ``out_dir`` and return its path.
+
+    ``hidden_size`` (a multiple of 64, at least 128), ``num_layers`` and ``intermediate_size``
+    (default 64 at hidden size 128, else ``hidden_size * 11 // 4``, e.g. 1408 for 512) build a
+    larger model with the same greedy behaviour; ``seed`` sets its extra layers' random weights.
+    """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, not {variant!r}")
+    if hidden_size < _HIDDEN or hidden_size % (2 * _HEAD_DIM):
+        raise ValueError(f"hidden_size must be a multiple of {2 * _HEAD_DIM} and >= {_HIDDEN}, not {hidden_size}")
+    if num_layers < 1:
+        raise ValueError(f"num_layers must be >= 1, not {num_layers}")
+    if intermediate_size is None:
+        intermediate_size = _INTERMEDIATE if hidden_size == _HIDDEN else hidden_size * 11 // 4
+    if intermediate_size < 1:
+        raise ValueError(f"intermediate_size must be >= 1, not {intermediate_size}")
     from safetensors.torch import save_file
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tok = _train_tokenizer()
     _write_tokenizer(tok, out)
-    tensors = {k: v.contiguous().float() for k, v in _weights(tok, variant).items()}
+    weights = _weights(tok, variant)
+    larger = (hidden_size, num_layers, intermediate_size) != (_HIDDEN, 1, _INTERMEDIATE)
+    if larger:
+        weights = _widen(weights, hidden_size, num_layers, intermediate_size, seed)
+    tensors = {k: v.contiguous().float() for k, v in weights.items()}
     save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
-    (out / "config.json").write_text(json.dumps(_config_dict(), indent=2) + "\n")
+    config = _config_dict(hidden_size, num_layers, intermediate_size)
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     gen = {
         "bos_token_id": TINY_SPECIAL["endoftext"],
         "eos_token_id": [TINY_SPECIAL["im_end"], TINY_SPECIAL["endoftext"]],
         "pad_token_id": TINY_SPECIAL["endoftext"],
     }
     (out / "generation_config.json").write_text(json.dumps(gen, indent=2) + "\n")
+    size = (f" (larger build: hidden_size {hidden_size}, {num_layers} layers, intermediate_size "
+            f"{intermediate_size}, seed {seed}; same greedy behaviour)" if larger else "")
     (out / "README.md").write_text(
-        f"Tiny Qwen2-architecture test model, variant {variant!r}, built by s1eval.testing.tiny_model.\n"
+        f"Tiny Qwen2-architecture test model, variant {variant!r}, built by s1eval.testing.tiny_model{size}.\n"
     )
     return out
 
@@ -428,8 +521,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m s1eval.testing.tiny_model", description=__doc__.splitlines()[0])
     parser.add_argument("out", help="folder to write the model to")
     parser.add_argument("--variant", choices=VARIANTS, default="ends", help="'ends' thinks briefly; 'never' never stops thinking")
+    parser.add_argument("--hidden-size", type=int, default=_HIDDEN,
+                        help=f"residual width, a multiple of 64 (default {_HIDDEN}); larger builds keep the greedy behaviour")
+    parser.add_argument("--layers", type=int, default=1, help="decoder layers (default 1); extra layers compute but write nothing")
+    parser.add_argument("--intermediate-size", type=int, default=None,
+                        help=f"MLP width (default {_INTERMEDIATE} at hidden size {_HIDDEN}, else hidden_size * 11 // 4)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the extra layers' random weights")
     args = parser.parse_args(argv)
-    path = build_tiny_model(args.out, args.variant)
+    path = build_tiny_model(args.out, args.variant, hidden_size=args.hidden_size, num_layers=args.layers,
+                            intermediate_size=args.intermediate_size, seed=args.seed)
     print(path)
     return 0
 
