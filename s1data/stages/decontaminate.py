@@ -1,0 +1,176 @@
+"""decontaminate: drop questions sharing a word n-gram with an evaluation set, then deduplicate.
+
+Text is lowercased and split on whitespace (runs of whitespace fold to one); an n-gram is n
+consecutive words (n = 8 in the paper). Every benchmark n-gram is hashed into one dict (hash ->
+which benchmark item), and each question's n-grams are looked up in it: time linear in the total
+number of words. A question is also contaminated when its normalised text equals a benchmark
+question's (this catches questions shorter than n words, which have no n-gram).
+
+Benchmarks: `aime24`, `aime25`, `math500` (shipped in s1eval.data), `gpqa_diamond` (gated hub
+dataset or `gpqa_data` file, see s1eval.data.gpqa), `livecodebench` (hub), plus any `files`
+(a .jsonl/.json/.csv/.parquet with a `problem`, `question` or `Question` column). A benchmark that
+fails to load is an error unless listed in `allow_missing`; then it is reported in stats.json.
+
+Dedup after that keeps the first occurrence: `duplicate:exact` (identical question text), then
+`duplicate:normalised` (identical after NFKC, lowercasing and whitespace folding).
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from s1data.pipeline import Stage, StageOutput
+from s1data.record import Drop
+
+log = logging.getLogger(__name__)
+
+BENCHMARKS = ("aime24", "aime25", "math500", "gpqa_diamond", "livecodebench")
+_QUESTION_KEYS = ("problem", "question", "Question", "question_content")
+
+
+def words(text: str) -> list[str]:
+    """Lowercased words split on whitespace."""
+    return text.lower().split()
+
+
+def ngrams(text: str, n: int) -> Iterator[str]:
+    """Word n-grams of `text` as space-joined strings."""
+    w = words(text)
+    for i in range(len(w) - n + 1):
+        yield " ".join(w[i:i + n])
+
+
+def normalise(text: str) -> str:
+    """NFKC, lowercase, whitespace folded: the key of normalised dedup."""
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def _question_of(row: dict[str, Any], source: str) -> str:
+    for key in _QUESTION_KEYS:
+        if row.get(key):
+            return str(row[key])
+    raise KeyError(f"{source}: row has none of the columns {_QUESTION_KEYS} (columns: {sorted(row)})")
+
+
+def load_benchmark(name: str, gpqa_data: str | None = None) -> list[str]:
+    """The questions of a named benchmark or of a file path."""
+    if name in ("aime24", "aime25", "math500"):
+        from s1eval.data import shipped_rows
+
+        return [r["problem"] for r in shipped_rows(name)]
+    if name == "gpqa_diamond":
+        from s1eval.data.gpqa import gpqa_rows
+
+        return [str(r["Question"]) for r in gpqa_rows(**({"gpqa_data": gpqa_data} if gpqa_data else {}))]
+    if name == "livecodebench":
+        import datasets
+
+        ds = datasets.load_dataset("livecodebench/code_generation_lite", version_tag="release_v4", split="test")
+        return [r["question_content"] for r in ds]
+    path = Path(name).expanduser()
+    if path.suffix in (".jsonl", ".json", ".csv", ".parquet"):
+        from s1data.io import read_rows
+
+        return [_question_of(r, name) for r in read_rows(path)]
+    raise ValueError(f"unknown benchmark {name!r}; use one of {', '.join(BENCHMARKS)} or a file path")
+
+
+@dataclass(frozen=True)
+class DecontaminateOptions:
+    """`n`: words per n-gram; `benchmarks`: names or file paths; `allow_missing`: benchmarks that may fail
+    to load (reported); `gpqa_data`: a local GPQA Diamond CSV; `dedup`: run exact + normalised dedup."""
+
+    n: int = 8
+    benchmarks: tuple[str, ...] = ("aime24", "aime25", "math500", "gpqa_diamond")
+    allow_missing: tuple[str, ...] = ()
+    gpqa_data: str | None = None
+    dedup: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "benchmarks", tuple(self.benchmarks))
+        object.__setattr__(self, "allow_missing", tuple(self.allow_missing))
+        if int(self.n) < 1:
+            raise ValueError(f"n={self.n} must be >= 1 (the paper uses 8)")
+
+
+class NgramIndex:
+    """Hashed n-grams of evaluation questions, each mapped to its first (benchmark, index)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.grams: dict[int, tuple[str, int]] = {}
+        self.exact: dict[str, tuple[str, int]] = {}
+        self.questions: dict[str, list[str]] = {}
+
+    def add(self, bench: str, questions: list[str]) -> None:
+        self.questions[bench] = questions
+        for i, q in enumerate(questions):
+            self.exact.setdefault(normalise(q), (bench, i))
+            for g in ngrams(q, self.n):
+                self.grams.setdefault(hash(g), (bench, i))
+
+    def match(self, text: str) -> tuple[str, int, str] | None:
+        """(benchmark, index, shared n-gram) of the first collision, or None."""
+        hit = self.exact.get(normalise(text))
+        if hit is not None:
+            return hit[0], hit[1], "<whole question>"
+        grams = self.grams
+        w = words(text)
+        n = self.n
+        for i in range(len(w) - n + 1):
+            g = " ".join(w[i:i + n])
+            hit = grams.get(hash(g))
+            if hit is not None:
+                return hit[0], hit[1], g
+        return None
+
+
+def build_index(opts: DecontaminateOptions) -> tuple[NgramIndex, dict[str, str]]:
+    """The index over every loadable benchmark, and {benchmark: error} for those allowed to be missing."""
+    index, missing = NgramIndex(int(opts.n)), {}
+    for bench in opts.benchmarks:
+        try:
+            index.add(bench, load_benchmark(bench, opts.gpqa_data))
+        except Exception as exc:  # reported below or re-raised: never skipped silently
+            if bench not in opts.allow_missing:
+                raise RuntimeError(f"benchmark {bench!r} failed to load ({type(exc).__name__}: {exc}); fix access "
+                                   f"or list it under decontaminate.allow_missing to run without it") from exc
+            log.warning("decontaminate: benchmark %s unavailable, NOT checked: %s", bench, exc)
+            missing[bench] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    return index, missing
+
+
+class Decontaminate(Stage):
+    """n-gram decontamination against evaluation sets, then exact and normalised dedup."""
+
+    name = "decontaminate"
+    Options = DecontaminateOptions
+
+    def process(self, rows: list[dict[str, Any]]) -> StageOutput:
+        index, missing = build_index(self.options)
+        out = StageOutput(kept=[], extra={"benchmarks_checked": {b: len(q) for b, q in index.questions.items()},
+                                          "benchmarks_missing": missing, "benchmark_ngrams": len(index.grams)})
+        seen_exact: dict[str, str] = {}
+        seen_norm: dict[str, str] = {}
+        for row in rows:
+            q = row["question"]
+            hit = index.match(q)
+            if hit is not None:
+                out.dropped.append((row, Drop(f"contaminated:{hit[0]}", f"item {hit[1]}: {hit[2]}")))
+                continue
+            if self.options.dedup:
+                key = row.get("question_hash") or str(len(seen_exact))
+                if q in seen_exact:
+                    out.dropped.append((row, Drop("duplicate:exact", f"same as {seen_exact[q]}")))
+                    continue
+                norm = normalise(q)
+                if norm in seen_norm:
+                    out.dropped.append((row, Drop("duplicate:normalised", f"same as {seen_norm[norm]}")))
+                    continue
+                seen_exact[q], seen_norm[norm] = key, key
+            out.kept.append(row)
+        return out
