@@ -1,7 +1,8 @@
 """select: Algorithm 1 of the paper (quality -> difficulty -> diversity) and the ablation selectors.
 
 `method: s1k` (Algorithm 1):
-1. difficulty: drop rows any `drop_if_correct` column marks correct (Qwen2.5-7B/32B solved it);
+1. difficulty: drop rows any `drop_if_correct` column marks correct (Qwen2.5-7B/32B solved it; a null
+   grade, for a reference without a final answer that no judge graded, does not count as solved);
 2. seed set: every teacher-correct question from AIME or GPQA, plus teacher-correct MATH questions whose
    thinking is longer than `seed_min_math_tokens` (5,600) tokens (384 questions in the paper);
 3. until `n`: pick a domain uniformly at random among those with questions left, rank its questions by
@@ -162,7 +163,8 @@ class Select(Stage):
         out = StageOutput(kept=[])
         idx: list[int] = []
         for i, row in enumerate(rows):
-            missing = [c for c in required_columns(opts) if row.get(c) is None]
+            # a null difficulty grade (ungraded: no final answer to compare) is not "solved"
+            missing = [c for c in required_columns(opts) if row.get(c) is None and c not in opts.drop_if_correct]
             easy = [c for c in opts.drop_if_correct if row.get(c)]
             if missing:
                 out.dropped.append((row, Drop(f"missing_feature:{missing[0]}")))

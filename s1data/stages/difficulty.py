@@ -1,0 +1,157 @@
+"""difficulty: can weaker models already solve it? And how long does the teacher think?
+
+Each solver (Qwen2.5-7B-Instruct and Qwen2.5-32B-Instruct in the paper, temperature 0.05) answers the
+bare question; its answer is graded against the reference solution and stored as `<solver>_correct`.
+The teacher's attempt is graded the same way (`teacher_correct`, the seed-set rule and s1K-1.1's grades
+use it). Grading (`grader`):
+- ``s1eval``: the final answer of the reference solution (its last ``\\boxed{}``, an ``Answer:`` line, or
+  the whole solution when it is short) is compared with s1eval's grader (extraction + Math-Verify in a
+  bounded worker pool). A reference without a final answer (proofs) goes to the judge if one is set,
+  else the grade is null (`ungraded`; selection does not count it as solved).
+- ``judge``: a judge model reads question, attempt and reference and ends with Yes or No (the paper used
+  Claude 3.5 Sonnet); an unparseable verdict is null.
+`thinking_tokens` counts the teacher's thinking in tokens of `tokenizer` (Qwen2.5's in the paper).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from s1data.clients import make_client
+from s1data.pipeline import Stage, StageOutput
+from s1data.stages._calls import cached_calls
+
+log = logging.getLogger(__name__)
+
+GRADERS = ("s1eval", "judge")
+JUDGE_PROMPT = (
+    "You are an AI assistant for grading a science problem. The user will provide you with the question itself, "
+    "an attempt made by a student and the correct answer to the problem. Your job is to judge whether the attempt "
+    "is correct by comparing it with the correct answer. If the expected solution concludes with a number or "
+    "choice, there should be no ambiguity. If the expected solution involves going through the entire reasoning "
+    "process, you should judge the attempt based on whether the reasoning process is correct with correct answer "
+    "if helpful.\n\n# Problem\n{question}\n\n## Attempt\n{attempt}\n\n## Correct answer\n{solution}\n\n"
+    "Explain your reasoning, and end your response on a new line with only \"Yes\" or \"No\" (without quotes)."
+)
+_VERDICT_RE = re.compile(r"^[\s*_`\"'.]*(yes|no)[\s*_`\"'.!]*$", re.I)
+
+
+@dataclass(frozen=True)
+class DifficultyOptions:
+    """`solvers`: {name: client spec}; `judge`: client spec (required for grader=judge, else the fallback
+    for references without a final answer); `tokenizer`: for thinking_tokens (null: skip)."""
+
+    solvers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sampling: dict[str, Any] = field(default_factory=lambda: {"temperature": 0.05})
+    grader: str = "s1eval"
+    judge: dict[str, Any] = field(default_factory=dict)
+    grade_teacher: bool = True
+    tokenizer: str | None = "Qwen/Qwen2.5-32B-Instruct"
+    chunk_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.grader not in GRADERS:
+            raise ValueError(f"grader={self.grader!r}; valid: {', '.join(GRADERS)}")
+        if self.grader == "judge" and not self.judge:
+            raise ValueError("grader=judge needs judge: {kind: openai, base_url: ..., model: ...}")
+
+
+def parse_verdict(text: str | None) -> bool | None:
+    """True/False from a judge reply whose last non-empty line is Yes or No; None otherwise."""
+    lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
+    m = _VERDICT_RE.match(lines[-1]) if lines else None
+    return None if m is None else m.group(1).lower() == "yes"
+
+
+def gold_answer(solution: str | None) -> str | None:
+    """The final answer a reference solution states, or None (a proof, an empty reference)."""
+    from s1eval.grading.extract import answer_segment, extract_final_answer
+
+    if not solution or not str(solution).strip():
+        return None
+    found = extract_final_answer(answer_segment(str(solution)))
+    if found.answer is not None:
+        return found.answer
+    text = str(solution).strip()
+    return text if len(text) <= 40 and "\n" not in text else None
+
+
+def _s1eval_grades(responses: list[str | None], golds: list[str | None]) -> list[tuple[bool | None, str]]:
+    from s1eval.grading.equivalence import GoldParseError
+    from s1eval.grading.grade import grade_math
+
+    out: list[tuple[bool | None, str]] = []
+    for resp, gold in zip(responses, golds):
+        if gold is None:
+            out.append((None, "ungraded: reference has no final answer"))
+        elif not resp:
+            out.append((False, "no response"))
+        else:
+            try:
+                g = grade_math(resp, gold)
+                out.append((g.correct, f"s1eval:{g.method}:{g.extracted!s:.60}"))
+            except GoldParseError as exc:
+                out.append((None, f"ungraded: gold does not parse ({exc})"))
+    return out
+
+
+class Difficulty(Stage):
+    """Add <solver>_answer/_correct, teacher_correct, thinking_tokens; drops nothing (select filters)."""
+
+    name = "difficulty"
+    Options = DifficultyOptions
+
+    def __init__(self, options: Any, workdir: Any = None) -> None:
+        super().__init__(options, workdir)
+        self._clients: dict[str, Any] = {}
+        self._tok: Any = None
+
+    def _client(self, name: str, spec: dict[str, Any]) -> Any:
+        if name not in self._clients:
+            self._clients[name] = make_client(spec)
+        return self._clients[name]
+
+    def _judge(self, rows: list[dict[str, Any]], attempts: list[str | None], purpose: str) -> list[tuple[bool | None, str]]:
+        prompts = {id(r): JUDGE_PROMPT.format(question=r["question"], attempt=a or "", solution=r.get("solution") or "")
+                   for r, a in zip(rows, attempts)}
+        replies, _ = cached_calls(self._client("judge", self.options.judge), self.workdir, f"judge_{purpose}", rows,
+                                  lambda r: prompts[id(r)], {"temperature": 0.0})
+        return [(parse_verdict(rep["text"]), f"judge:{(rep['text'] or rep['error'] or '')[-60:]!s}") for rep in replies]
+
+    def grade(self, rows: list[dict[str, Any]], attempts: list[str | None], purpose: str) -> list[tuple[bool | None, str]]:
+        """(correct, detail) per row: s1eval grader with judge fallback, or the judge alone."""
+        if self.options.grader == "judge":
+            return self._judge(rows, attempts, purpose)
+        grades = _s1eval_grades(attempts, [gold_answer(r.get("solution")) for r in rows])
+        todo = [i for i, (c, d) in enumerate(grades) if c is None and d.startswith("ungraded")]
+        if todo and self.options.judge:
+            for i, g in zip(todo, self._judge([rows[i] for i in todo], [attempts[i] for i in todo], purpose)):
+                grades[i] = g
+        return grades
+
+    def process(self, rows: list[dict[str, Any]]) -> StageOutput:
+        opts = self.options
+        out = [dict(r) for r in rows]
+        extra: dict[str, Any] = {}
+        for name, spec in opts.solvers.items():
+            replies, counts = cached_calls(self._client(name, spec), self.workdir, f"solve_{name}", rows,
+                                           lambda r: r["question"], opts.sampling)
+            answers = [rep["text"] for rep in replies]
+            for r, a, (c, d) in zip(out, answers, self.grade(rows, answers, name)):
+                r[f"{name}_answer"], r[f"{name}_correct"], r[f"{name}_grade_detail"] = a, c, d
+            extra[f"{name}_called"] = counts["called"]
+        if opts.grade_teacher:
+            for r, (c, d) in zip(out, self.grade(rows, [r.get("attempt") for r in rows], "teacher")):
+                r["teacher_correct"], r["teacher_grade_detail"] = c, d
+        if opts.tokenizer:
+            if self._tok is None:
+                from transformers import AutoTokenizer
+
+                self._tok = AutoTokenizer.from_pretrained(opts.tokenizer)
+            for r in out:
+                trace = r.get("thinking_trajectory")
+                r["thinking_tokens"] = None if trace is None else len(self._tok(trace, add_special_tokens=False)["input_ids"])
+        return StageOutput(kept=out, extra=extra)
