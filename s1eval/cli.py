@@ -4,6 +4,9 @@
                              (a fallback for environments where the .pth autoload is disabled)
     s1eval grade ...         re-grade samples without regenerating (s1eval.grading.cli)
     s1eval demo [...]        budget forcing on the embedded tiny model, offline (s1eval.demo)
+    s1eval compare BASE NEW  paired per-question comparison of two runs; a regression gate (s1eval.compare)
+    s1eval report RUN...     runs beside the paper's numbers, with CIs and run records (s1eval.report)
+    s1eval stats SAMPLES     recompute thinking/answer tokens from any samples file (s1eval.stats_cli)
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import sys
 
 USAGE = __doc__.split("\n\n", 1)[1]
-COMMANDS = ("lm-eval", "grade", "demo")
+# Commands whose module has `main(argv) -> int`, imported only when called.
+MODULE_COMMANDS = {"compare": "s1eval.compare", "report": "s1eval.report", "stats": "s1eval.stats_cli"}
+COMMANDS = ("lm-eval", "grade", "demo", *MODULE_COMMANDS)
 
 
 def run_lm_eval(args: list[str]) -> int:
@@ -42,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         from s1eval.demo import main as demo_main
 
         return demo_main(rest)
+    if command in MODULE_COMMANDS:
+        import importlib
+
+        return importlib.import_module(MODULE_COMMANDS[command]).main(rest)
     print(f"s1eval: unknown command {command!r}; choose one of {', '.join(COMMANDS)}.\n\n{USAGE}",
           file=sys.stderr)
     return 2
