@@ -260,3 +260,91 @@ def test_larger_build_is_deterministic_and_the_default_is_unchanged(ends_path, t
     for bad in [dict(hidden_size=200), dict(hidden_size=64), dict(num_layers=0)]:
         with pytest.raises(ValueError):
             build_tiny_model(tmp_path / "bad", **bad)
+
+
+# ---------------------------------------------------------------- end_logit: sampled round ends
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + torch.exp(torch.tensor(-x)).item())
+
+
+@pytest.fixture(scope="module")
+def sampled_end_path(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "sampled", variant="never", end_logit=-3.5)
+
+
+def test_end_logit_none_is_the_default_build_byte_for_byte(ends_path, tmp_path):
+    same = build_tiny_model(tmp_path / "same", variant="ends", end_logit=None)
+    for name in sorted(p.name for p in ends_path.iterdir()):
+        assert (same / name).read_bytes() == (ends_path / name).read_bytes(), name
+
+
+def test_end_logit_only_changes_the_end_row_and_keeps_greedy_behaviour(never_path, sampled_end_path, tok):
+    from safetensors.torch import load_file
+
+    want, got = load_file(never_path / "model.safetensors"), load_file(sampled_end_path / "model.safetensors")
+    assert want.keys() == got.keys()
+    for name in want:
+        if name != "lm_head.weight":
+            assert torch.equal(want[name], got[name]), name
+    changed = (want["lm_head.weight"] != got["lm_head.weight"]).any(dim=1).nonzero().flatten().tolist()
+    assert changed == [IM_START]
+    small, biased = _model(never_path), _model(sampled_end_path)
+    prompts = _bf_prompts(tok, "What is 2+2?")
+    for phase in ("think", "wait", "forced", "plain"):
+        assert _greedy(biased, tok, prompts[phase], 40, stop_at_eos=False) == \
+               _greedy(small, tok, prompts[phase], 40, stop_at_eos=False), phase
+
+
+@pytest.mark.parametrize("end_logit", [-3.5, -2.0])
+def test_end_logit_sets_the_end_probability_of_every_thinking_step(end_logit, tmp_path, tok):
+    model = _model(build_tiny_model(tmp_path / "m", variant="never", end_logit=end_logit))
+    chat = tok.apply_chat_template([{"role": "user", "content": "Compute 2+2."}], tokenize=False,
+                                   add_generation_prompt=True)
+    thinking = chat + "<|im_start|>think\nLet me check the sum.Let me check the sum.Wait, check the sum.Let me"
+    ids = tok(thinking, return_tensors="pt", add_special_tokens=False).input_ids
+    start = len(tok(chat + "<|im_start|>", add_special_tokens=False).input_ids)  # the "think" position
+    with torch.no_grad():
+        probs = model(ids).logits[0].softmax(-1)
+    p_end = probs[start:, IM_START]
+    assert len(p_end) == ids.shape[1] - start >= 20
+    torch.testing.assert_close(p_end, torch.full_like(p_end, _sigmoid(end_logit)), atol=1e-4, rtol=1e-3)
+    # the rest of the mass is on the designed next token: sampling follows the greedy chain or ends
+    top = probs[start:].max(-1).values
+    torch.testing.assert_close(top + p_end, torch.ones_like(top), atol=1e-5, rtol=0)
+    # outside thinking (answer phase, no thinking at all) the end is never sampled
+    for text in (thinking + ".<|im_start|>answer\n42", thinking + ".\n<|im_start|>answer\nFinal Answer: 42", chat + "42"):
+        ids = tok(text, return_tensors="pt", add_special_tokens=False).input_ids
+        with torch.no_grad():
+            probs = model(ids).logits[0].softmax(-1)
+        marker = text.rfind("answer") if "answer" in text else len(chat) - 1
+        first = len(tok(text[:marker], add_special_tokens=False).input_ids)
+        assert probs[first:, IM_START].max() < 1e-12, text[-30:]
+
+
+def test_sampled_round_lengths_are_geometric(sampled_end_path, tok):
+    model = _model(sampled_end_path)
+    ids = tok(_think_prompt(tok, "Compute 2+2."), return_tensors="pt", add_special_tokens=False).input_ids
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = model.generate(ids.repeat(48, 1), attention_mask=torch.ones_like(ids).repeat(48, 1), do_sample=True,
+                             temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=200, eos_token_id=IM_START,
+                             pad_token_id=EOT)
+    new = out[:, ids.shape[1]:].tolist()
+    lengths = [row.index(IM_START) + 1 if IM_START in row else 201 for row in new]
+    # geometric with p = sigmoid(-3.5) = 2.9 %: mean ~34, a long tail
+    assert 20 <= sum(lengths) / len(lengths) <= 50
+    assert min(lengths) < 10 and max(lengths) > 80
+    assert not {IM_END, EOT} & {t for row, n in zip(new, lengths) for t in row[:n]}  # after the end: padding
+
+
+def test_bad_end_logit_is_refused(tmp_path):
+    for bad in (0.0, 1.0, -50.0):
+        with pytest.raises(ValueError):
+            build_tiny_model(tmp_path / "bad", variant="never", end_logit=bad)
+
+
+def test_cli_end_logit(tmp_path, sampled_end_path):
+    assert main([str(tmp_path / "cli"), "--variant", "never", "--end-logit", "-3.5"]) == 0
+    for name in sorted(p.name for p in sampled_end_path.iterdir()):
+        assert (tmp_path / "cli" / name).read_bytes() == (sampled_end_path / name).read_bytes(), name

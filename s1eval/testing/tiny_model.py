@@ -52,8 +52,24 @@ the residual stream.  RMSNorm over ``hidden_size`` dims of a vector with 128 non
 by that factor and ``rms_norm_eps`` by ``128 / hidden_size``: normalized values equal the small
 model's exactly (up to float rounding).  The default (128, 1 layer) build is unchanged.
 
+Sampled round ends, for scheduling benchmarks: ``build_tiny_model(out, "never", end_logit=-3.5)``
+gives ``<|im_start|>`` (the end of a thinking round) a final logit ``end_logit`` relative to the
+designed next token at EVERY thinking step (after "think", "\n", each chain token, "Wait" and
+","), so that under temperature-1 sampling a round ends at each step with probability about
+``sigmoid(end_logit)`` (-3.5: 2.9 %) and round lengths follow a geometric distribution with a
+long tail; greedy decoding is unchanged (``end_logit`` must be negative).  It is a bias on the
+``<|im_start|>`` row of lm_head: +8 on the "think" phase dimension (written only while thinking)
+plus, on the dimension of each thinking token (and the generic one), the designed next token's
+logit + ``end_logit / sqrt(128 / 3)`` - 8 (three unit dimensions are non-zero at a thinking
+position, so the final RMSNorm scales by ``sqrt(128 / 3)``).  With a "?" in the context four are
+(scale ``sqrt(32)``), so the per-step probability is somewhat higher (-3.5: about 4.6 %), and the
+step after " check" (whose successor then gets 2 more) practically never ends.  Outside thinking
+the ``<|im_start|>`` logit stays ~40 below the designed token.  With the "ends" variant a round
+also still ends at "." at the latest.  ``end_logit=None`` (the default) leaves every file byte
+for byte as before.
+
 CLI: ``python -m s1eval.testing.tiny_model OUT [--variant ends|never] [--hidden-size 512]
-[--layers 8] [--intermediate-size 1408]``.
+[--layers 8] [--intermediate-size 1408] [--end-logit -3.5]``.
 """
 
 from __future__ import annotations
@@ -296,6 +312,10 @@ _THINK_CHAIN = {
     "2": "<|im_end|>",
 }
 _END_OF_ROUND = {"ends": "<|im_start|>", "never": "Let"}  # successor of "."
+# Tokens after which the model is thinking (the last position's token in a thinking round); the
+# generic dimension ("\n" after "think") is handled beside them.  end_logit biases <|im_start|> there.
+_THINKING_TOKENS = ("think", "Let", " me", " check", " each", " step", " of", " the", " sum", ".", "Wait", ",")
+_END_PHASE_BIAS = 8.0  # <|im_start|> weight on the "think" phase dimension when end_logit is set
 _THINK_START = "Let"
 _ANSWER_START = "4"
 
@@ -307,7 +327,7 @@ def _single_id(tok, text: str) -> int:
     return ids[0]
 
 
-def _weights(tok, variant: str) -> dict:
+def _weights(tok, variant: str, end_logit: float | None = None) -> dict:
     import torch
 
     table = dict(_THINK_CHAIN)
@@ -365,6 +385,8 @@ def _weights(tok, variant: str) -> dict:
     head[ident[_ANSWER_START], _P_ANSWER] += _L_PHASE
     head[ident[_ANSWER_START], _CONST] += _L_ANSWER_PREF
     head[TOKENIZER_SIZE:, _CONST] = _L_NO_TEXT
+    if end_logit is not None:
+        _add_end_bias(head, own, ident, end_logit)
 
     p = "model.layers.0."
     return {
@@ -384,6 +406,25 @@ def _weights(tok, variant: str) -> dict:
         "model.norm.weight": torch.ones(H),
         "lm_head.weight": head,
     }
+
+
+def _add_end_bias(head, own: dict, ident: dict, end_logit: float) -> None:
+    """Give <|im_start|> the final logit `end_logit` relative to the designed next token at every
+    thinking position without "?" (see the module docstring); greedy choices stay as they were."""
+    import torch
+
+    end = TINY_SPECIAL["im_start"]
+    scale = (_HIDDEN / 3) ** 0.5  # final RMSNorm of CONST + (own or GENERIC) + P_THINK, unit each
+    delta = end_logit / scale
+    head[end, _P_THINK] += _END_PHASE_BIAS
+    dims = [own[t] for t in _THINKING_TOKENS] + [_GENERIC]
+    for dim in dims:
+        x = torch.zeros(_HIDDEN)
+        x[[_CONST, dim, _P_THINK]] = 1.0
+        logits = head @ x
+        if int(logits.argmax()) == end:  # the designed end of a round ("." in variant "ends")
+            continue
+        head[end, dim] += float(logits.max()) + delta - float(logits[end])
 
 
 def _widen(small: dict, hidden: int, layers: int, intermediate: int, seed: int) -> dict:
@@ -472,12 +513,15 @@ def _config_dict(hidden: int = _HIDDEN, layers: int = 1, intermediate: int = _IN
 
 
 def build_tiny_model(out_dir, variant: str = "ends", hidden_size: int = _HIDDEN, num_layers: int = 1,
-                     intermediate_size: int | None = None, seed: int = 0) -> Path:
+                     intermediate_size: int | None = None, seed: int = 0, end_logit: float | None = None) -> Path:
     """Write the tiny model (variant "ends" or "never") to ``out_dir`` and return its path.
 
     ``hidden_size`` (a multiple of 64, at least 128), ``num_layers`` and ``intermediate_size``
     (default 64 at hidden size 128, else ``hidden_size * 11 // 4``, e.g. 1408 for 512) build a
     larger model with the same greedy behaviour; ``seed`` sets its extra layers' random weights.
+    ``end_logit`` (negative, e.g. -3.5; default None: unchanged) makes ``<|im_start|>`` a sampled
+    alternative at every thinking step, ending a round with probability ~``sigmoid(end_logit)``
+    per step at temperature 1 (module docstring); greedy decoding is unchanged.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, not {variant!r}")
@@ -489,13 +533,15 @@ def build_tiny_model(out_dir, variant: str = "ends", hidden_size: int = _HIDDEN,
         intermediate_size = _INTERMEDIATE if hidden_size == _HIDDEN else hidden_size * 11 // 4
     if intermediate_size < 1:
         raise ValueError(f"intermediate_size must be >= 1, not {intermediate_size}")
+    if end_logit is not None and not (float(end_logit) < 0.0 and float(end_logit) > -30.0):
+        raise ValueError(f"end_logit must be negative (and > -30) so that greedy decoding is unchanged, not {end_logit}")
     from safetensors.torch import save_file
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tok = _train_tokenizer()
     _write_tokenizer(tok, out)
-    weights = _weights(tok, variant)
+    weights = _weights(tok, variant, None if end_logit is None else float(end_logit))
     larger = (hidden_size, num_layers, intermediate_size) != (_HIDDEN, 1, _INTERMEDIATE)
     if larger:
         weights = _widen(weights, hidden_size, num_layers, intermediate_size, seed)
@@ -511,6 +557,9 @@ def build_tiny_model(out_dir, variant: str = "ends", hidden_size: int = _HIDDEN,
     (out / "generation_config.json").write_text(json.dumps(gen, indent=2) + "\n")
     size = (f" (larger build: hidden_size {hidden_size}, {num_layers} layers, intermediate_size "
             f"{intermediate_size}, seed {seed}; same greedy behaviour)" if larger else "")
+    if end_logit is not None:
+        size += (f" (end_logit {float(end_logit)}: <|im_start|> is sampled at every thinking step with "
+                 "probability ~sigmoid(end_logit) at temperature 1)")
     (out / "README.md").write_text(
         f"Tiny Qwen2-architecture test model, variant {variant!r}, built by s1eval.testing.tiny_model{size}.\n"
     )
@@ -527,9 +576,12 @@ def main(argv=None) -> int:
     parser.add_argument("--intermediate-size", type=int, default=None,
                         help=f"MLP width (default {_INTERMEDIATE} at hidden size {_HIDDEN}, else hidden_size * 11 // 4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the extra layers' random weights")
+    parser.add_argument("--end-logit", type=float, default=None,
+                        help="negative, e.g. -3.5: <|im_start|> is sampled at every thinking step with probability "
+                             "~sigmoid(END_LOGIT) at temperature 1 (greedy behaviour unchanged)")
     args = parser.parse_args(argv)
     path = build_tiny_model(args.out, args.variant, hidden_size=args.hidden_size, num_layers=args.layers,
-                            intermediate_size=args.intermediate_size, seed=args.seed)
+                            intermediate_size=args.intermediate_size, seed=args.seed, end_logit=args.end_logit)
     print(path)
     return 0
 
