@@ -17,6 +17,9 @@ and the bounds ``[a_min, a_max]`` its thinking was asked to stay within.
   no place on a log axis: an error naming the setting, unless ``zero_tokens="skip"`` drops those settings.
 - **Performance** (`performance`): the best accuracy over the settings.
 
+`sweep_metrics` applies all three per task to the summary rows of a budget-forcing sweep (``a_max`` = the
+setting's integer budget; zero-token settings skipped and named).
+
 How the paper's bounds come out of its own data (AIME24, Table 3; tests/scaling/test_metrics.py):
 - budget forcing, token-conditional, rejection sampling: ``a_max`` = the budget in tokens
   (`token_bounds`); token-conditional 7939/7158/8263/7108/7500 tokens for 1024..16384 gives 2 of 5 = 40%.
@@ -33,9 +36,12 @@ How the paper's bounds come out of its own data (AIME24, Table 3; tests/scaling/
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
+
+from s1eval.scaling.statistics import accuracy_ci  # noqa: F401  (the sweep summary's accuracy interval)
 
 CLASSES = ("short", "long")
 ZERO_TOKEN_RULES = ("raise", "skip")
@@ -145,3 +151,40 @@ def all_metrics(points: Sequence[Point], zero_tokens: str = "raise") -> dict[str
     distinct = {p.thinking_tokens for p in _loggable(points, zero_tokens)}
     slope = scaling(points, zero_tokens) if len(distinct) >= 2 else None
     return {"control": ctrl, "scaling": slope, "performance": performance(points)}
+
+
+def _row_points(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Point], list[str]]:
+    """Points of sweep rows (accuracy as a fraction, budget int/"auto"/None) and notes on what was left out."""
+    pts, notes = [], []
+    for r in rows:
+        if r.get("thinking_tokens_mean") is None:
+            notes.append(f"{r.get('setting')}: no thinking-token statistics (no s1stats sidecar); left out")
+            continue
+        budget = r.get("budget")
+        a_max = float(budget) if isinstance(budget, (int, float)) and not isinstance(budget, bool) else None
+        pts.append(Point(float(r["thinking_tokens_mean"]), 100.0 * float(r["accuracy"]), None, a_max,
+                         str(r.get("setting", ""))))
+    return pts, notes
+
+
+def task_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Control, Scaling, Performance of one task's sweep rows, with notes on settings left out."""
+    pts, notes = _row_points(rows)
+    if not pts:
+        return {"control": None, "scaling": None, "performance": None, "settings": 0, "notes": notes}
+    unbounded = [p.name() for p in pts if p.a_max is None]
+    if unbounded:
+        notes.append(f"Control needs an integer budget for every setting; without one: {', '.join(unbounded)}")
+    zero = [p.name() for p in pts if not p.thinking_tokens > 0]
+    if zero:
+        notes.append(f"Scaling leaves out settings without thinking tokens (log2 axis): {', '.join(zero)}")
+    out = all_metrics(pts, zero_tokens="skip")
+    return {**out, "settings": len(pts), "notes": notes}
+
+
+def sweep_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`task_metrics` for every task in sweep summary rows (keys: task, setting, budget, accuracy, thinking_tokens_mean)."""
+    tasks: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        tasks.setdefault(str(r.get("task")), []).append(r)
+    return {task: task_metrics(task_rows) for task, task_rows in tasks.items()}

@@ -10,6 +10,7 @@ callers multiply by 100 for percentage points.
   their pairing), 10,000 resamples by default (the paper's Table 2), seeded, vectorised in numpy in chunks.
 - `mcnemar_exact`: the exact two-sided McNemar p-value from the discordant counts, i.e. a binomial test of
   b "got worse" against c "got better" questions at p = 1/2 (p = min(1, 2 * P[X <= min(b, c)])).
+- `accuracy_ci`: the mean with its 95% interval, Wilson for 0/1 scores, bootstrap otherwise.
 - `sign_test`: McNemar generalised to per-question means: questions whose score went down vs up (ties
   dropped); for 0/1 scores it *is* McNemar's test.
 """
@@ -99,3 +100,14 @@ def sign_test(base: Sequence[float], new: Sequence[float]) -> tuple[int, int, fl
         raise ValueError(f"paired scores need one base and one new score per question; got {b.size} and {n.size}")
     worse, better = int(np.sum(n < b)), int(np.sum(n > b))
     return worse, better, mcnemar_exact(worse, better)
+
+
+def accuracy_ci(scores: Sequence[float], resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high) of per-question scores: Wilson for 0/1 scores, else a percentile bootstrap."""
+    data = _scores(scores, "scores")
+    mean = float(data.mean())
+    if np.isin(data, (0.0, 1.0)).all():
+        low, high = wilson_interval(int(data.sum()), int(data.size))
+    else:
+        low, high = bootstrap_mean_ci(data, resamples, seed)
+    return mean, low, high

@@ -1,0 +1,78 @@
+"""Accuracy against mean thinking tokens on a log2 axis (the paper's Figures 1 and 4), as a PNG.
+
+`plot_scaling(rows, path)` takes sweep summary rows (``task``, ``setting``, ``accuracy``, ``ci_low``,
+``ci_high`` as fractions, ``thinking_tokens_mean``, optionally ``ignores``): one panel per task, one line per
+number of ignored ends (sorted by thinking tokens), 95% CIs as error bars. Settings without thinking tokens
+(none recorded, or zero) cannot sit on a log axis; they are left out and logged. Uses matplotlib's Agg canvas
+directly (no global backend switch, no display needed); matplotlib is the optional ``plot`` extra.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _series(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[Mapping[str, Any]]]]:
+    """task -> series label -> rows on a log axis, sorted by thinking tokens."""
+    out: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for r in rows:
+        tokens = r.get("thinking_tokens_mean")
+        if tokens is None or not tokens > 0:
+            log.warning("plot: setting %s of %s has no thinking tokens (%s); left out of the log2 axis",
+                        r.get("setting"), r.get("task"), tokens)
+            continue
+        label = f"{r['ignores']} ignored" if r.get("ignores") is not None else "all settings"
+        out.setdefault(str(r.get("task")), {}).setdefault(label, []).append(r)
+    for task in out.values():
+        for label in task:
+            task[label].sort(key=lambda r: r["thinking_tokens_mean"])
+    return out
+
+
+def _draw(ax: Any, task: str, series: dict[str, list[Mapping[str, Any]]]) -> None:
+    for label, rows in sorted(series.items()):
+        x = [r["thinking_tokens_mean"] for r in rows]
+        y = [100 * r["accuracy"] for r in rows]
+        err = None
+        if all(r.get("ci_low") is not None and r.get("ci_high") is not None for r in rows):
+            err = [[100 * (r["accuracy"] - r["ci_low"]) for r in rows], [100 * (r["ci_high"] - r["accuracy"]) for r in rows]]
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("Average thinking time (tokens)")
+    ax.set_ylabel("Accuracy (%)")
+    ax.set_title(task)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+
+
+def build_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """The matplotlib Figure of `plot_scaling` (one panel per task)."""
+    from matplotlib.figure import Figure
+
+    tasks = _series(rows)
+    if not tasks:
+        raise ValueError("nothing to plot: no setting has a positive mean thinking-token count "
+                         "(are the s1stats sidecars missing?)")
+    fig = Figure(figsize=(4.5 * len(tasks), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(tasks), squeeze=False)[0]
+    for ax, (task, series) in zip(axes, sorted(tasks.items())):
+        _draw(ax, task, series)
+    return fig
+
+
+def plot_scaling(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """Write the accuracy-vs-thinking plot of sweep rows to `path` (PNG) and return the path."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = build_figure(rows)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    FigureCanvasAgg(fig).print_png(str(tmp))
+    tmp.replace(path)
+    return path
