@@ -1,0 +1,76 @@
+"""`s1eval report`: runs beside the paper's numbers (results/paper.yaml), with intervals and run records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from s1eval.cli import main as s1eval_main
+from s1eval.report import load_paper, main as report_main, normalize, same_model
+from s1eval.scaling.statistics import wilson_interval
+from tests.scaling.lmeval_fixtures import write_run
+
+WAIT2 = {"max_tokens_thinking": "auto", "thinking_n_ignore": 2, "thinking_n_ignore_str": "Wait"}
+
+
+def test_a_run_with_the_papers_settings_sits_beside_its_numbers(tmp_path, capsys):
+    write_run(tmp_path / "run", "s1_math500", [1] * 465 + [0] * 35, gen_kwargs=WAIT2)  # 93.0%
+    assert report_main([str(tmp_path / "run"), "--output", str(tmp_path / "report")]) == 0
+    data = json.loads((tmp_path / "report" / "report.json").read_text())
+    task = data["runs"][0]["tasks"][0]
+    assert task["accuracy"] == pytest.approx(93.0) and task["n"] == 500 and task["ci_method"] == "wilson"
+    assert (task["ci_low"], task["ci_high"]) == pytest.approx(tuple(100 * x for x in wilson_interval(465, 500)))
+    same = {m["id"] for m in task["paper"] if not m["differs"]}
+    assert same == {"t1-s1-bf-math500", "t4-wait-math500"}
+    assert all(m["inside_ci"] for m in task["paper"] if m["id"] in same)
+    plain = next(m for m in task["paper"] if m["id"] == "t1-s1-nobf-math500")
+    assert plain["differs"] == ["max_tokens_thinking", "thinking_n_ignore", "thinking_n_ignore_str"]
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "| 93.0 | [90.4, 94.9] wilson |" in md
+    assert "93.0 (t1-s1-bf-math500); 93.0 (t4-wait-math500)" in md
+    assert "### s1_math500" in md and "**without_budget_forcing**" in md
+    assert '- budget_semantics_version: 1' in md and '- dtype: "torch.float32"' in md
+    assert data["paper"]["s1_math500"] and all(e["task"] == "s1_math500" for e in data["paper"]["s1_math500"])
+
+
+def test_other_settings_are_said_to_have_no_paper_number(tmp_path, capsys):
+    write_run(tmp_path / "run", "s1_aime24", [1] * 15 + [0] * 15, gen_kwargs={"max_tokens_thinking": 4096})
+    assert report_main([str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "| 50.0 |" in out and "no paper number with these settings" in out
+
+
+def test_repeats_use_a_bootstrap_and_results_only_runs_use_the_json(tmp_path, capsys):
+    write_run(tmp_path / "maj", "s1_aime24_maj", {d: [1, 0, 1, 1] for d in range(6)})
+    samples = write_run(tmp_path / "plain", "s1_aime24", [1] * 10 + [0] * 20)
+    samples.unlink()  # a run without --log_samples
+    assert report_main([str(tmp_path / "maj"), str(tmp_path / "plain"), "--output", str(tmp_path / "r")]) == 0
+    runs = json.loads((tmp_path / "r" / "report.json").read_text())["runs"]
+    maj, plain = runs[0]["tasks"][0], runs[1]["tasks"][0]
+    assert maj["ci_method"] == "bootstrap" and maj["accuracy"] == pytest.approx(75.0)
+    assert maj["ci_low"] == maj["ci_high"] == pytest.approx(75.0)  # every question scores 3/4
+    assert plain["ci_method"] == "wilson (results JSON)" and plain["n"] == 30 and plain["grader_version"] is None
+
+
+def test_settings_normalisation_and_model_names():
+    assert normalize({"thinking_n_ignore_str": "Wait"}) == {
+        "max_tokens_thinking": None, "thinking_n_ignore": 0, "thinking_n_ignore_str": None, "dtype": None}
+    assert same_model("/models/S1-32B/", "simplescaling/s1-32B")
+    assert not same_model("/models/s1.1-32B", "simplescaling/s1-32B") and not same_model(None, "x")
+
+
+def test_paper_entries_reference_known_settings(tmp_path):
+    paper = tmp_path / "paper.yaml"
+    paper.write_text("settings: {a: {max_tokens_thinking: auto}}\n"
+                     "entries: [{id: x, task: s1_aime24, value: 1, settings: b}]\n")
+    with pytest.raises(ValueError, match="paper entry x names settings 'b'; known: a"):
+        load_paper(paper)
+
+
+def test_errors_and_the_s1eval_command(tmp_path, capsys):
+    assert report_main([str(tmp_path / "missing")]) == 2
+    assert "no results_*.json under" in capsys.readouterr().err
+    write_run(tmp_path / "run", "s1_aime24", [1, 0, 1])
+    assert s1eval_main(["report", str(tmp_path / "run")]) == 0
+    assert "# s1eval report" in capsys.readouterr().out
