@@ -80,21 +80,26 @@ def gold_answer(solution: str | None) -> str | None:
 
 
 def _s1eval_grades(responses: list[str | None], golds: list[str | None]) -> list[tuple[bool | None, str]]:
+    """Grade in one batch (sympy runs in parallel in s1eval's pool); a batch with an unparseable gold is
+    regraded item by item so that only that item is ungraded."""
     from s1eval.grading.equivalence import GoldParseError
-    from s1eval.grading.grade import grade_math
+    from s1eval.grading.grade import grade_math, grade_math_batch
 
-    out: list[tuple[bool | None, str]] = []
-    for resp, gold in zip(responses, golds):
-        if gold is None:
-            out.append((None, "ungraded: reference has no final answer"))
-        elif not resp:
-            out.append((False, "no response"))
-        else:
+    out: list[tuple[bool | None, str]] = [(None, "ungraded: reference has no final answer") if g is None
+                                          else (False, "no response") for g in golds]
+    todo = [i for i, (r, g) in enumerate(zip(responses, golds)) if g is not None and r]
+    try:
+        grades = grade_math_batch([(responses[i], golds[i]) for i in todo])
+    except GoldParseError:
+        grades = []
+        for i in todo:
             try:
-                g = grade_math(resp, gold)
-                out.append((g.correct, f"s1eval:{g.method}:{g.extracted!s:.60}"))
+                grades.append(grade_math(responses[i], golds[i]))
             except GoldParseError as exc:
-                out.append((None, f"ungraded: gold does not parse ({exc})"))
+                grades.append(exc)
+    for i, g in zip(todo, grades):
+        out[i] = (None, f"ungraded: gold does not parse ({g})") if isinstance(g, Exception) else \
+            (g.correct, f"s1eval:{g.method}:{g.extracted!s:.60}")
     return out
 
 
