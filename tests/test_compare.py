@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +168,15 @@ def test_samples_files_and_the_s1eval_command(tmp_path, capsys):
     new = write_run(tmp_path / "new", TASK, flipped(10))
     assert s1eval_main(["compare", str(base), str(new), "--fail-on-regression"]) == 1
     assert "s1_aime24: 30 questions, 1 sample each (task version 1.0, grader version 1)" in capsys.readouterr().out
+
+
+REAL_RUN = Path(__file__).parent / "scaling" / "data" / "lm_eval_0.4.13_s1hf_tiny"
+
+
+def test_a_real_lm_eval_output_folder(tmp_path):
+    # a real `lm_eval --model s1hf ... --log_samples` output (tests/scaling/data/README.md) against itself
+    out = tmp_path / "cmp.json"
+    assert run(REAL_RUN, REAL_RUN, "--fail-on-regression", "--json", out) == 0
+    task = json.loads(out.read_text())["tasks"][0]
+    assert (task["task"], task["questions"], task["task_version"], task["grader_version"]) == ("s1_aime24", 2, 1.0, 1)
+    assert task["delta"] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,11 @@ def test_errors_and_the_s1eval_command(tmp_path, capsys):
     write_run(tmp_path / "run", "s1_aime24", [1, 0, 1])
     assert s1eval_main(["report", str(tmp_path / "run")]) == 0
     assert "# s1eval report" in capsys.readouterr().out
+
+
+def test_a_real_lm_eval_output_folder(capsys):
+    real = Path(__file__).parent / "scaling" / "data" / "lm_eval_0.4.13_s1hf_tiny"
+    assert report_main([str(real)]) == 0
+    out = capsys.readouterr().out
+    assert "| /tmp/tiny | s1_aime24 (v1.0, grader 1) | 2 | 0.0 | [0.0, 65.8] wilson | 13 |" in out
+    assert "thinking 16, 1 ignored + 'Wait', float32" in out and '- backend: "s1hf"' in out

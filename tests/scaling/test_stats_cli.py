@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,15 @@ def test_unreadable_input(tiny_ends, tmp_path, capsys):
     assert stats_main([str(bad), "--tokenizer", tiny_ends]) == 2
     assert "has no 'resps' or 'filtered_resps'" in capsys.readouterr().err
     assert stats_main([str(tmp_path / "missing.jsonl"), "--tokenizer", tiny_ends]) == 2
+
+
+def test_agrees_with_the_sidecar_of_a_real_run(tiny_ends, tmp_path):
+    # the real run's s1stats sidecar holds the engine's own counts (tests/scaling/data/README.md)
+    folder = Path(__file__).parent / "data" / "lm_eval_0.4.13_s1hf_tiny" / "__tmp__tiny"
+    samples = next(folder.glob("samples_*.jsonl"))
+    engine = [json.loads(line) for line in next(folder.glob("s1stats_*.jsonl")).read_text().splitlines()]
+    out = tmp_path / "rows.jsonl"
+    assert stats_main([str(samples), "--tokenizer", tiny_ends, "--output", str(out)]) == 0
+    ours = [json.loads(line) for line in out.read_text().splitlines()]
+    keys = ("doc_id", "repeat", "budget", "thinking_tokens", "answer_tokens", "forced")
+    assert [{k: r[k] for k in keys} for r in ours] == [{k: r[k] for k in keys} for r in engine]
