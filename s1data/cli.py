@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "select" and args.pool:
             return cmd_select_pool(args)
         return cmd_stage(args.command, args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -21,6 +21,8 @@ FEATURES: dict[str, tuple[str, str]] = {
     "attempt": ("traces", "the teacher's answer text"),
     "api_error": ("traces", "error message when the teacher call failed, else null"),
     "teacher_correct": ("difficulty", "the teacher's attempt graded against the solution"),
+    "qwen7b_correct": ("difficulty", "Qwen2.5-7B-Instruct's answer graded against the solution"),
+    "qwen32b_correct": ("difficulty", "Qwen2.5-32B-Instruct's answer graded against the solution"),
     "thinking_tokens": ("difficulty", "tokens of the teacher's thinking under a named tokenizer"),
     "domain": ("domains", "two-digit MSC 2020 code assigned by a judge model"),
 }
@@ -67,7 +69,7 @@ def stages_for(columns: list[str]) -> list[str]:
     """The stages that compute the given feature columns (unknown columns map to themselves)."""
     out: list[str] = []
     for c in columns:
-        stage = FEATURES.get(c, (c, ""))[0]
+        stage = FEATURES.get(c, ("difficulty" if c.endswith("_correct") else c, ""))[0]
         if stage not in out:
             out.append(stage)
     return out
