@@ -7,6 +7,7 @@
     s1eval compare BASE NEW  paired per-question comparison of two runs; a regression gate (s1eval.compare)
     s1eval report RUN...     runs beside the paper's numbers, with CIs and run records (s1eval.report)
     s1eval stats SAMPLES     recompute thinking/answer tokens from any samples file (s1eval.stats_cli)
+    s1eval sweep ...         one model over a grid of budgets and ignores, resumable (s1eval.sweep)
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import sys
 
 USAGE = __doc__.split("\n\n", 1)[1]
 # Commands whose module has `main(argv) -> int`, imported only when called.
-MODULE_COMMANDS = {"compare": "s1eval.compare", "report": "s1eval.report", "stats": "s1eval.stats_cli"}
-COMMANDS = ("lm-eval", "grade", "demo", *MODULE_COMMANDS)
+MODULE_COMMANDS = {"compare": "s1eval.compare", "report": "s1eval.report", "stats": "s1eval.stats_cli",
+                   "sweep": "s1eval.sweep", "grade": "s1eval.grading.cli", "demo": "s1eval.demo"}
+COMMANDS = ("lm-eval", *MODULE_COMMANDS)
 
 
 def run_lm_eval(args: list[str]) -> int:
@@ -39,14 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "lm-eval":
         return run_lm_eval(rest)
-    if command == "grade":
-        from s1eval.grading.cli import main as grade_main
-
-        return grade_main(rest)
-    if command == "demo":
-        from s1eval.demo import main as demo_main
-
-        return demo_main(rest)
     if command in MODULE_COMMANDS:
         import importlib
 
