@@ -5,11 +5,12 @@
 Each RUN is an lm-eval output folder (every ``results_*.json`` below it is a run) or a results JSON. Per task:
 accuracy (``exact_match``) with a 95% interval, Wilson from the per-question 0/1 scores (the samples file
 beside the results, else the reported accuracy and sample count), a bootstrap over questions when a question's
-score is a mean of repeats; then the paper's numbers (results/paper.yaml) for the same task, model and settings
-(max_tokens_thinking, thinking_n_ignore, thinking_n_ignore_str, dtype), and whether each lies inside our
-interval. A reference table per task lists every paper number with its settings and their basis (stated,
-inferred or our reading of an ambiguous one). The run record (versions, dtype, seeds, tokenizer and chat
-template hashes, task and grader versions) closes each run. With ``--output DIR``: DIR/report.md and
+score is a mean of repeats (the accuracy is then the mean correctness over all samples, mean_acc); then the
+paper's numbers (results/paper.yaml) for the same task, model and settings (max_tokens_thinking,
+thinking_n_ignore, thinking_n_ignore_str, dtype), and whether each lies inside our interval. A reference table
+per task lists every paper number with its settings and their basis (stated, inferred or our reading of an
+ambiguous one). The run record (versions, dtype, seeds, tokenizer and chat template hashes, task and grader
+versions) closes each run. With ``--output DIR``: DIR/report.md and
 DIR/report.json; otherwise the markdown goes to stdout.
 """
 
@@ -94,7 +95,11 @@ def _interval(results: dict[str, Any], task: str, samples: Any) -> tuple[int, fl
     if samples is not None:
         scores = list(samples.per_question.values())
         acc, low, high = accuracy_ci(scores)
-        return len(scores), acc, low, high, "wilson" if all(s in (0.0, 1.0) for s in scores) else "bootstrap"
+        k = samples.samples_per_question
+        if k == 1:
+            return len(scores), acc, low, high, "wilson"
+        # accuracy = mean correctness over each question's samples (mean_acc), not sample 1's exact_match
+        return len(scores), acc, low, high, f"bootstrap, mean of {k or 'varying'} samples per question"
     metrics = results["results"][task]
     n = int(((results.get("n-samples") or {}).get(task) or {}).get("effective") or metrics.get("sample_len"))
     acc = float(metrics["exact_match,none"])
@@ -203,7 +208,8 @@ def render_records(runs: list[dict[str, Any]]) -> list[str]:
     lines = ["## Run records", ""]
     for i, run in enumerate(runs, 1):
         lines.append(f"### Run {i}: {run['results_file']}")
-        lines.append(f"- model `{run['model']}` {json.dumps(run['model_args'])}; gen_kwargs {json.dumps(run['gen_kwargs'])}")
+        lines.append(f"- model `{run['model']}` {json.dumps(run['model_args'])}; "
+                     f"gen_kwargs {json.dumps(run['gen_kwargs'])}")
         lines.append(f"- lm-eval {run['lm_eval_version']}, git {run['git_hash']}")
         lines += [f"- {k}: {json.dumps(v)}" for k, v in run["record"].items()]
         if not run["record"]:

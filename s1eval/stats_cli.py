@@ -94,9 +94,11 @@ def summarize_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def render(summary: dict[str, Any]) -> str:
     lines = [f"{summary['responses']} responses"]
     if summary["responses"]:
-        lines.append(f"thinking tokens: mean {summary['thinking_tokens_mean']:.1f}, max {summary['thinking_tokens_max']}")
+        lines.append(f"thinking tokens: mean {summary['thinking_tokens_mean']:.1f}, "
+                     f"max {summary['thinking_tokens_max']}")
         lines.append(f"answer tokens: mean {summary['answer_tokens_mean']:.1f}")
-    lines.append(f"forced answers: {summary['forced']}; without an answer delimiter: {summary['without_answer_delimiter']}")
+    lines.append(f"forced answers: {summary['forced']}; "
+                 f"without an answer delimiter: {summary['without_answer_delimiter']}")
     if summary["with_known_budget"]:
         lines.append(f"over budget: {summary['over_budget']} of {summary['with_known_budget']} with a known budget")
     else:

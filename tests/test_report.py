@@ -49,7 +49,7 @@ def test_repeats_use_a_bootstrap_and_results_only_runs_use_the_json(tmp_path, ca
     assert report_main([str(tmp_path / "maj"), str(tmp_path / "plain"), "--output", str(tmp_path / "r")]) == 0
     runs = json.loads((tmp_path / "r" / "report.json").read_text())["runs"]
     maj, plain = runs[0]["tasks"][0], runs[1]["tasks"][0]
-    assert maj["ci_method"] == "bootstrap" and maj["accuracy"] == pytest.approx(75.0)
+    assert maj["ci_method"] == "bootstrap, mean of 4 samples per question" and maj["accuracy"] == pytest.approx(75.0)
     assert maj["ci_low"] == maj["ci_high"] == pytest.approx(75.0)  # every question scores 3/4
     assert plain["ci_method"] == "wilson (results JSON)" and plain["n"] == 30 and plain["grader_version"] is None
 

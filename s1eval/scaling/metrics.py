@@ -183,7 +183,10 @@ def task_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def sweep_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """`task_metrics` for every task in sweep summary rows (keys: task, setting, budget, accuracy, thinking_tokens_mean)."""
+    """`task_metrics` for every task of sweep summary rows.
+
+    Row keys used: task, setting, budget (int, "auto" or None), accuracy (a fraction), thinking_tokens_mean.
+    """
     tasks: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
         tasks.setdefault(str(r.get("task")), []).append(r)

@@ -40,9 +40,13 @@ def _draw(ax: Any, task: str, series: dict[str, list[Mapping[str, Any]]]) -> Non
         y = [100 * r["accuracy"] for r in rows]
         err = None
         if all(r.get("ci_low") is not None and r.get("ci_high") is not None for r in rows):
-            err = [[100 * (r["accuracy"] - r["ci_low"]) for r in rows], [100 * (r["ci_high"] - r["accuracy"]) for r in rows]]
+            err = [[100 * (r["accuracy"] - r["ci_low"]) for r in rows],
+                   [100 * (r["ci_high"] - r["accuracy"]) for r in rows]]
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
+    from matplotlib.ticker import FuncFormatter
+
     ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 512, 2048 as in the paper, not 2^9
     ax.set_xlabel("Average thinking time (tokens)")
     ax.set_ylabel("Accuracy (%)")
     ax.set_title(task)

@@ -102,7 +102,8 @@ def sign_test(base: Sequence[float], new: Sequence[float]) -> tuple[int, int, fl
     return worse, better, mcnemar_exact(worse, better)
 
 
-def accuracy_ci(scores: Sequence[float], resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> tuple[float, float, float]:
+def accuracy_ci(scores: Sequence[float], resamples: int = DEFAULT_RESAMPLES,
+                seed: int = 0) -> tuple[float, float, float]:
     """(mean, low, high) of per-question scores: Wilson for 0/1 scores, else a percentile bootstrap."""
     data = _scores(scores, "scores")
     mean = float(data.mean())

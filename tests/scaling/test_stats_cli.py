@@ -36,7 +36,8 @@ def write_samples(path, rows):
 def test_counts_forced_answers_and_over_budget(tiny_ends, tok, tmp_path, capsys):
     rows = [sample_row("s1_aime24", 0, [1], responses=[NATURAL], gen_kwargs={"max_tokens_thinking": 8}),
             sample_row("s1_aime24", 1, [0], responses=[FORCED], gen_kwargs={"max_tokens_thinking": 8}),
-            sample_row("s1_aime24", 2, [0, 1], responses=[CUT_OFF, NATURAL], gen_kwargs={"max_tokens_thinking": "auto"})]
+            sample_row("s1_aime24", 2, [0, 1], responses=[CUT_OFF, NATURAL],
+                       gen_kwargs={"max_tokens_thinking": "auto"})]
     samples = write_samples(tmp_path / "samples_s1_aime24_2026-01-01T00-00-00.0.jsonl", rows)
     out, summary = tmp_path / "rows.jsonl", tmp_path / "summary.json"
     assert stats_main([str(samples), "--tokenizer", tiny_ends, "--output", str(out), "--json", str(summary)]) == 0

@@ -58,6 +58,7 @@ def test_plot_is_a_png_on_a_log2_axis(tmp_path):
     fig = build_figure(rows)
     aime, math500 = fig.axes
     assert aime.get_xscale() == "log" and aime.xaxis.get_transform().base == 2
+    assert aime.xaxis.get_major_formatter()(2048, 0) == "2048"  # tokens, as in the paper's figures
     assert aime.get_title() == "s1_aime24" and math500.get_title() == "s1_math500"
     assert [t.get_text() for t in aime.get_legend().get_texts()] == ["0 ignored", "2 ignored"]
     series = [c.lines[0] for c in aime.containers]
