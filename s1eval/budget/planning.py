@@ -12,7 +12,8 @@ and a prompt that does not fit at all is an error naming the numbers. Within the
 where len(start) is 0 when the chat template already ends with the start delimiter, and the
 forced end counts its optional leading newline. `auto` is computed per request, not per batch
 (the fork used the batch's longest prompt). An explicit budget that would leave less than
-`answer_reserve` tokens for the answer is lowered to the same cap, with a warning.
+`answer_reserve` tokens for the answer is lowered to the same cap, with a warning; in an allowance
+too small for the reserve itself, it is kept as long as one answer token remains.
 """
 
 from __future__ import annotations
@@ -71,16 +72,19 @@ def plan_budget(
             )
         return BudgetPlan(cap, cap, "auto" if requested == "auto" else "context")
     assert isinstance(requested, int)
-    if requested > cap:
-        if cap < 0:
-            raise ContextError(
-                f"no room for thinking: allowance {allowance} - start {start_tokens} - forced end "
-                f"{forced_end} - answer_reserve {cfg.answer_reserve} = {cap}; raise max_gen_toks "
-                "or the context length."
-            )
+    room = allowance - start_tokens - forced_end  # thinking + answer
+    if room < 1:
+        raise ContextError(
+            f"no room to think and answer: allowance {allowance} - start {start_tokens} - forced end "
+            f"{forced_end} = {room}; raise max_gen_toks or the context length."
+        )
+    # Keep answer_reserve for the answer when the allowance has it; in a smaller allowance keep at
+    # least one answer token.
+    limit = cap if cap > 0 else room - 1
+    if requested > limit:
         log.warning(
             "max_tokens_thinking=%d does not fit the generation allowance of %d tokens; using %d "
-            "so that %d tokens remain for the answer.", requested, allowance, cap, cfg.answer_reserve,
+            "so that %d tokens remain for the answer.", requested, allowance, limit, room - limit,
         )
-        return BudgetPlan(cap, cap, "explicit")
-    return BudgetPlan(requested, cap, "explicit")
+        return BudgetPlan(limit, limit, "explicit")
+    return BudgetPlan(requested, limit, "explicit")

@@ -208,3 +208,14 @@ def test_answer_phase_gets_what_remains_of_the_allowance():
     answer_cont = engine.log[-1]
     used = len(CharTokenizer().encode(START)) + 10 + 1 + len(CharTokenizer().encode(FORCED))  # start, thinking, newline, forced end
     assert answer_cont.max_new == 200 - used
+
+
+def test_explicit_budget_is_lowered_to_keep_the_answer_reserve():
+    fixed = len(CharTokenizer().encode(START)) + 1 + len(CharTokenizer().encode(FORCED))
+    r, _ = one({"max_tokens_thinking": 500}, Script(rounds=[1000]), max_gen=400)
+    assert r.stats.budget == 400 - fixed - 100 and r.stats.thinking_tokens == r.stats.budget
+    # an allowance smaller than the reserve keeps a small budget as long as the answer gets a token
+    r, _ = one({"max_tokens_thinking": 6}, Script(rounds=[1000]), max_gen=fixed + 10)
+    assert r.stats.budget == 6
+    r, _ = one({"max_tokens_thinking": 50}, Script(rounds=[1000]), max_gen=fixed + 10)
+    assert r.stats.budget == 9

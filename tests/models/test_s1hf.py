@@ -138,3 +138,22 @@ def test_budget_forcing_without_chat_template_warns_loudly(tiny_ends, caplog):
     with caplog.at_level("WARNING", logger="s1eval.models.base"):
         run_with_stats(lm, instances(lm, BF, ["What is 2+2?"], template=True))
     assert not any("--apply_chat_template" in r.message for r in caplog.records)
+
+
+def test_repeated_sampled_requests_are_different_samples_and_reproducible(tmp_path):
+    """lm-eval repeats a request by listing the same Instance k times (repeats=64 for maj@k)."""
+    from lm_eval.api.instance import Instance
+
+    from s1eval.testing.tiny_model import build_tiny_model
+
+    # thinking rounds end at a sampled step (geometric lengths) under temperature 1
+    sampled = str(build_tiny_model(tmp_path / "sampled", "never", end_logit=-2.0))
+    lm = s1hf(sampled)
+    kw = {"max_gen_toks": 40, "max_tokens_thinking": 16, "do_sample": True, "temperature": 1.0, "until": []}
+    inst = Instance("generate_until", {}, (chat(lm, "What is 2+2?"), kw), idx=0, metadata=("t_maj", 0, 64))
+    first = lm.generate_until([inst] * 64, disable_tqdm=True)
+    again = lm.generate_until([inst] * 8, disable_tqdm=True)
+    assert again == first[:8]  # seeds derive from (seed, task, doc_id, repeat, round): a rerun reproduces
+    assert len(set(first)) >= 8  # 64 repeats are 64 samples, not copies of one
+    other_seed = s1hf(sampled, seed=99).generate_until([inst] * 4, disable_tqdm=True)
+    assert other_seed != first[:4]
