@@ -1,11 +1,11 @@
 """An `Engine` over an OpenAI-compatible `/v1/completions` server (vLLM, SGLang, llama.cpp).
 
-Each `Continuation` becomes one HTTP request; nothing else crosses the wire, so the budget
-logic stays in `s1eval.budget`. Requests run on an asyncio loop in a daemon thread with at most
-`num_concurrent` in flight, and each advances on its own: a request whose round ends is resubmitted
-by the scheduler at its next `poll()` while the others keep generating (no round barrier). The
-queue of waiting continuations is last-in-first-out, like `BatchedEngine`'s: a request's next round
-goes before requests that have not started, which also keeps its prefix warm in the server's cache.
+Each `Continuation` is one HTTP request (the budget logic stays in `s1eval.budget`), run on an
+asyncio loop in a daemon thread, at most `num_concurrent` in flight. Requests advance on their own
+(no round barrier): free slots are refilled at the scheduler's next poll, microseconds after a round
+ends, from a last-in-first-out queue, so a request's next round takes the slot its last round freed.
+Few requests are open at once, each reaches lm-eval's cache early, and its prefix is still warm in
+the server's prefix cache when its next round arrives.
 
 Translation (checked against vLLM 0.32's server, see tests/models/test_s1api.py):
 
@@ -37,6 +37,7 @@ import json
 import logging
 import queue
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
@@ -49,7 +50,7 @@ NEUTRAL_SAMPLING: dict[str, Any] = {
     "top_p": 1.0, "top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0,
     "presence_penalty": 0.0, "frequency_penalty": 0.0,
 }
-_PASSED_THROUGH = ("logit_bias",)  # not sampling, but a request may ask for it (tests do)
+_PASSED_THROUGH = ("logit_bias",)  # not sampling, but forwarded when a task's gen_kwargs set it
 _IGNORED = ("do_sample",)  # lm-eval's flag; the server reads temperature
 _RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 _MAX_BACKOFF_S = 60.0
@@ -78,7 +79,7 @@ class APIConfig:
     tokenized_requests: bool = True
     num_concurrent: int = 8
     max_retries: int = 5
-    timeout: float = 600.0
+    timeout: float = 3600.0  # per HTTP request: a 32K-token round on a busy server takes many minutes
     retry_backoff: float = 1.0  # first retry delay in seconds; doubles per retry
     allowed_ids: int | None = None  # send allowed_token_ids = range(allowed_ids); None: no mask
 
@@ -153,7 +154,10 @@ def step_from_response(data: Any, cont: Continuation, eos_id: int,
         _warn_once(warned, "no_ids", "the server returned no token ids (return_token_ids unsupported): "
                    "re-tokenizing its text, which may differ from the tokens it generated")
         ids = encode(text)
-    new = [int(i) for i in ids]
+    try:
+        new = [int(i) for i in ids]
+    except (TypeError, ValueError) as exc:
+        raise _Retryable(f"malformed token_ids in {_snip(json.dumps(data))}") from exc
     cached = _cached_tokens(data)
     if finish == "length":
         return Step(tuple(new), "length", None, cached)
@@ -183,8 +187,9 @@ def _eos_stop(new: list[int], cont: Continuation, eos_id: int, from_server: bool
 
 
 def _cached_tokens(data: Mapping[str, Any]) -> int:
-    details = (data.get("usage") or {}).get("prompt_tokens_details") or {}
-    return int(details.get("cached_tokens") or 0)
+    usage = data.get("usage")
+    details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
+    return int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
 
 
 _WARNED: set[str] = set()
@@ -248,8 +253,9 @@ class CompletionsClient:
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            kind = "timed out" if isinstance(exc, asyncio.TimeoutError) else "connection error"
-            raise _Retryable(f"{kind} after {self.cfg.timeout}s limit: {type(exc).__name__} {exc}") from exc
+            kind = f"no response within timeout={self.cfg.timeout:g}s" if isinstance(exc, asyncio.TimeoutError) \
+                else f"connection error: {type(exc).__name__} {exc}"
+            raise _Retryable(kind) from exc
         if status == 200:
             try:
                 return json.loads(text)
@@ -317,11 +323,10 @@ class APIEngine(Engine):
     def poll(self) -> list[tuple[Hashable, Step]]:
         if not self.pending():
             raise RuntimeError("poll() called with nothing submitted")
-        loop = self._ensure_loop()
-        if self._outbox:
-            # Handed over together, so LIFO order holds across one scheduler pass of submits.
-            batch, self._outbox = self._outbox, []
-            loop.call_soon_threadsafe(self._accept, batch)
+        # Free slots are refilled only here, with this scheduler pass's submits handed over
+        # together: so a request's next round takes the slot its last round freed (LIFO).
+        batch, self._outbox = self._outbox, []
+        self._ensure_loop().call_soon_threadsafe(self._accept, batch)
         items = [self._next_result()]
         while True:
             try:
@@ -337,21 +342,11 @@ class APIEngine(Engine):
 
     def close(self) -> None:
         """Cancel what is in flight, close the HTTP session and stop the loop thread."""
-        if self._loop is None:
-            return
-        self._abort()
-        asyncio.run_coroutine_threadsafe(self.client.close(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._loop.close()
-        self._loop = self._thread = None
-
-    def __del__(self) -> None:  # best effort: the thread is a daemon anyway
-        try:
-            self.close()
-        except Exception:
-            pass
+        if self._loop is not None:
+            self._finalizer()
+            self._loop = self._thread = None
+            self._submitted = self._returned = 0
+            self._outbox.clear()
 
     # ------------------------------------------------------------ caller-thread helpers
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -359,6 +354,8 @@ class APIEngine(Engine):
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=self._loop.run_forever, name="s1api-http", daemon=True)
             self._thread.start()
+            # Runs on close(), garbage collection or interpreter exit, whichever comes first.
+            self._finalizer = weakref.finalize(self, _shutdown, self._loop, self._thread, self.client)
         return self._loop
 
     def _next_result(self) -> tuple[Hashable, Step | None, BaseException | None]:
@@ -388,12 +385,8 @@ class APIEngine(Engine):
         while self._waiting and len(self._tasks) < self.num_concurrent:
             task = self._loop.create_task(self._run_one(self._waiting.pop()))  # LIFO, see module doc
             self._tasks.add(task)
-            task.add_done_callback(self._on_done)
+            task.add_done_callback(self._tasks.discard)
             self.max_in_flight = max(self.max_in_flight, len(self._tasks))
-
-    def _on_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        self._dispatch()
 
     async def _run_one(self, cont: Continuation) -> None:
         try:
@@ -405,7 +398,28 @@ class APIEngine(Engine):
 
     async def _cancel_all(self) -> None:
         self._waiting.clear()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel(list(self._tasks))
+
+
+async def _cancel(tasks: list[asyncio.Task]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _shutdown(loop: asyncio.AbstractEventLoop, thread: threading.Thread, client: CompletionsClient) -> None:
+    """Stop an engine's loop thread cleanly (no reference to the engine, for weakref.finalize)."""
+    if threading.current_thread() is thread or loop.is_closed():
+        return  # collected on the loop itself: it would wait on itself; the thread is a daemon anyway
+
+    async def stop() -> None:
+        await _cancel([t for t in asyncio.all_tasks() if t is not asyncio.current_task()])
+        await client.close()
+
+    try:
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        if not thread.is_alive():
+            loop.close()

@@ -1,0 +1,174 @@
+"""`s1api`: budget forcing over an OpenAI-compatible `/v1/completions` server, registered in lm-eval.
+
+    vllm serve simplescaling/s1.1-32B --dtype float32 --enable-prompt-tokens-details
+    lm_eval --model s1api --apply_chat_template --tasks s1_aime24 \
+        --model_args base_url=http://127.0.0.1:8000/v1,model=simplescaling/s1.1-32B,tokenizer=simplescaling/s1.1-32B,num_concurrent=64 \
+        --gen_kwargs max_tokens_thinking=auto,thinking_n_ignore=2,thinking_n_ignore_str=Wait
+
+The tokenizer is loaded locally because the thinking budget is counted in tokens; prompts are
+sent as token ids (vLLM accepts `prompt: [ids]`), or as text with `tokenized_requests=false` for
+servers that do not. The API key comes from `api_key=` or `OPENAI_API_KEY`; prefer the variable,
+since lm-eval copies `--model_args` into its results file. Data parallelism on an 8-GPU node:
+`vllm serve ... --data-parallel-size 8` and `num_concurrent` of 8x the per-GPU batch.
+
+Budget forcing itself lives in `s1eval.budget`; this class only loads the tokenizer, builds the
+HTTP engine (s1eval.models.api_engine) and answers lm-eval's questions about the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from lm_eval.api.model import TemplateLM
+from lm_eval.api.registry import register_model
+
+from s1eval.budget.codec import Codec
+from s1eval.models.api_engine import APIConfig, APIEngine, CompletionsClient, completions_url
+from s1eval.models.base import BudgetForcingMixin, check_model_args
+from s1eval.runinfo import run_record
+
+log = logging.getLogger(__name__)
+
+MODEL_ARGS = ("base_url", "model", "tokenizer", "api_key", "tokenized_requests", "num_concurrent",
+              "max_retries", "timeout", "retry_backoff", "max_length", "max_gen_toks", "seed",
+              "think_end_token", "allow_untexted_ids", "trust_remote_code", "batch_size", "device")
+_DEFAULT_MAX_LENGTH = 32768
+
+
+@register_model("s1api")
+class S1API(BudgetForcingMixin, TemplateLM):
+    def __init__(self, base_url: str | None = None, model: str | None = None, tokenizer: str | None = None,
+                 api_key: str | None = None, tokenized_requests: bool = True, num_concurrent: int = 8,
+                 max_retries: int = 5, timeout: float = 3600.0, retry_backoff: float = 1.0,
+                 max_length: int | None = None, max_gen_toks: int = 256, seed: int = 1234,
+                 think_end_token: str | None = None, allow_untexted_ids: bool = False,
+                 trust_remote_code: bool = False, batch_size: Any = None, device: Any = None,
+                 **kwargs: Any) -> None:
+        check_model_args("s1api", kwargs, MODEL_ARGS)
+        _require(base_url=base_url, model=model, tokenizer=tokenizer)
+        super().__init__()
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer, trust_remote_code=_flag(trust_remote_code))
+        self.s1_seed, self.think_end_token = int(seed), think_end_token
+        self._max_length = int(max_length) if max_length else _config_max_length(tokenizer, self.tokenizer)
+        self._max_gen_toks = int(max_gen_toks)
+        self._codec = Codec(self.tokenizer, _eos_ids(tokenizer, self.tokenizer))
+        if api_key:
+            log.warning("s1api: api_key was given in model_args, which lm-eval writes into its results "
+                        "file; set OPENAI_API_KEY instead.")
+        cfg = APIConfig(
+            url=completions_url(str(base_url)), model=str(model),
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or None,
+            tokenized_requests=_flag(tokenized_requests), num_concurrent=int(num_concurrent),
+            max_retries=int(max_retries), timeout=float(timeout), retry_backoff=float(retry_backoff),
+            allowed_ids=None if _flag(allow_untexted_ids) else len(self.tokenizer),
+        )
+        eos_id = self.tokenizer.eos_token_id
+        self._engine = APIEngine(CompletionsClient(cfg, self._codec.encode, self._decode_prompt,
+                                                   eos_id if eos_id is not None else min(self._codec.eos_ids)))
+        self._record = run_record(
+            backend="s1api", tokenizer=self.tokenizer, dtype=None, batch_size=cfg.num_concurrent,
+            seed=self.s1_seed,
+            extra={"base_url": str(base_url), "served_model": cfg.model, "tokenized_requests": cfg.tokenized_requests,
+                   "num_concurrent": cfg.num_concurrent, "allow_untexted_ids": cfg.allowed_ids is None,
+                   "max_length": self._max_length, "dtype_note": "set by the server, not recorded"},
+        )
+
+    # ------------------------------------------------------------ budget-forcing hooks
+    def _s1_engine(self) -> APIEngine:
+        return self._engine
+
+    def _s1_codec(self) -> Codec:
+        return self._codec
+
+    def _decode_prompt(self, ids: Any) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    # ------------------------------------------------------------ lm-eval API
+    @property
+    def eot_token_id(self) -> int:
+        return self.tokenizer.eos_token_id
+
+    @property
+    def max_length(self) -> int:
+        return self._max_length
+
+    @property
+    def max_gen_toks(self) -> int:
+        return self._max_gen_toks
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self.tokenizer.name_or_path.replace("/", "__")
+
+    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
+        if add_special_tokens is None:
+            # As lm-eval's HFLM: the tokenizer's default, but no second BOS before a templated prompt.
+            bos = self.tokenizer.bos_token
+            add_special_tokens = not (bos and string.startswith(bos))
+        return self.tokenizer.encode(string, add_special_tokens=add_special_tokens)
+
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(chat_history, tokenize=False,
+                                                  add_generation_prompt=add_generation_prompt,
+                                                  continue_final_message=not add_generation_prompt)
+
+    def _loglikelihood_tokens(self, requests: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            "s1api implements generate_until only (all s1 tasks are generative); for log-likelihood "
+            "tasks use --model s1hf, or lm-eval's local-completions against the same server."
+        )
+
+    def loglikelihood_rolling(self, requests: Any, disable_tqdm: bool = False) -> Any:
+        return self._loglikelihood_tokens(requests)
+
+    def get_model_info(self) -> dict:
+        from s1eval.budget import COLLECTOR
+
+        return {"s1_run_record": self._record, "s1_budget_stats": COLLECTOR.totals()}
+
+
+def _require(**values: Any) -> None:
+    missing = [k for k, v in values.items() if not v]
+    if missing:
+        raise ValueError(
+            f"s1api needs model_args {', '.join(missing)}: e.g. --model_args base_url=http://127.0.0.1:8000/v1,"
+            "model=NAME_THE_SERVER_USES,tokenizer=LOCAL_PATH_OR_HUB_NAME (the tokenizer counts the budget)."
+        )
+
+
+def _flag(value: Any) -> bool:
+    """lm-eval parses `true`/`false` already; accept the strings too for Python callers."""
+    if isinstance(value, str):
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"expected true or false, got {value!r}")
+        return value.lower() in ("true", "1")
+    return bool(value)
+
+
+def _config_max_length(path: str, tokenizer: Any) -> int:
+    """The context from the model config beside the tokenizer, else the tokenizer, else 32768."""
+    from lm_eval.models.utils_hf import resolve_max_length
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except Exception:  # a tokenizer-only folder or name: no config to read
+        config = None
+    return resolve_max_length(config, tokenizer, default=_DEFAULT_MAX_LENGTH)
+
+
+def _eos_ids(path: str, tokenizer: Any) -> set[int]:
+    """EOS ids: the tokenizer's and the generation config's (servers stop at all of them)."""
+    from transformers import GenerationConfig
+
+    eos = {tokenizer.eos_token_id}
+    try:
+        gen_eos = GenerationConfig.from_pretrained(path).eos_token_id
+    except Exception:  # no generation_config.json beside the tokenizer
+        gen_eos = None
+    eos.update(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])
+    return {int(i) for i in eos if i is not None}
