@@ -25,8 +25,9 @@ from lm_eval.api.model import TemplateLM
 from lm_eval.api.registry import register_model
 
 from s1eval.budget.codec import Codec
-from s1eval.models.api_engine import APIConfig, APIEngine, CompletionsClient, completions_url
-from s1eval.models.base import BudgetForcingMixin, check_model_args
+from s1eval.models.api_engine import APIEngine, CompletionsClient
+from s1eval.models.api_protocol import APIConfig, completions_url
+from s1eval.models.base import TokenizerLM, check_model_args, eos_ids
 from s1eval.runinfo import run_record
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,9 @@ _DEFAULT_MAX_LENGTH = 32768
 
 
 @register_model("s1api")
-class S1API(BudgetForcingMixin, TemplateLM):
+class S1API(TokenizerLM, TemplateLM):
+    backend_name = "s1api"
+
     def __init__(self, base_url: str | None = None, model: str | None = None, tokenizer: str | None = None,
                  api_key: str | None = None, tokenized_requests: bool = True, num_concurrent: int = 8,
                  max_retries: int = 5, timeout: float = 3600.0, retry_backoff: float = 1.0,
@@ -55,7 +58,7 @@ class S1API(BudgetForcingMixin, TemplateLM):
         self.s1_seed, self.think_end_token = int(seed), think_end_token
         self._max_length = int(max_length) if max_length else _config_max_length(tokenizer, self.tokenizer)
         self._max_gen_toks = int(max_gen_toks)
-        self._codec = Codec(self.tokenizer, _eos_ids(tokenizer, self.tokenizer))
+        self._codec = Codec(self.tokenizer, eos_ids(self.tokenizer, _generation_eos(tokenizer)))
         if api_key:
             log.warning("s1api: api_key was given in model_args, which lm-eval writes into its results "
                         "file; set OPENAI_API_KEY instead.")
@@ -77,58 +80,8 @@ class S1API(BudgetForcingMixin, TemplateLM):
                    "max_length": self._max_length, "dtype_note": "set by the server, not recorded"},
         )
 
-    # ------------------------------------------------------------ budget-forcing hooks
-    def _s1_engine(self) -> APIEngine:
-        return self._engine
-
-    def _s1_codec(self) -> Codec:
-        return self._codec
-
     def _decode_prompt(self, ids: Any) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
-
-    # ------------------------------------------------------------ lm-eval API
-    @property
-    def eot_token_id(self) -> int:
-        return self.tokenizer.eos_token_id
-
-    @property
-    def max_length(self) -> int:
-        return self._max_length
-
-    @property
-    def max_gen_toks(self) -> int:
-        return self._max_gen_toks
-
-    @property
-    def tokenizer_name(self) -> str:
-        return self.tokenizer.name_or_path.replace("/", "__")
-
-    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
-        if add_special_tokens is None:
-            # As lm-eval's HFLM: the tokenizer's default, but no second BOS before a templated prompt.
-            bos = self.tokenizer.bos_token
-            add_special_tokens = not (bos and string.startswith(bos))
-        return self.tokenizer.encode(string, add_special_tokens=add_special_tokens)
-
-    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        return self.tokenizer.apply_chat_template(chat_history, tokenize=False,
-                                                  add_generation_prompt=add_generation_prompt,
-                                                  continue_final_message=not add_generation_prompt)
-
-    def _loglikelihood_tokens(self, requests: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(
-            "s1api implements generate_until only (all s1 tasks are generative); for log-likelihood "
-            "tasks use --model s1hf, or lm-eval's local-completions against the same server."
-        )
-
-    def loglikelihood_rolling(self, requests: Any, disable_tqdm: bool = False) -> Any:
-        return self._loglikelihood_tokens(requests)
-
-    def get_model_info(self) -> dict:
-        from s1eval.budget import COLLECTOR
-
-        return {"s1_run_record": self._record, "s1_budget_stats": COLLECTOR.totals()}
 
 
 def _require(**values: Any) -> None:
@@ -161,14 +114,11 @@ def _config_max_length(path: str, tokenizer: Any) -> int:
     return resolve_max_length(config, tokenizer, default=_DEFAULT_MAX_LENGTH)
 
 
-def _eos_ids(path: str, tokenizer: Any) -> set[int]:
-    """EOS ids: the tokenizer's and the generation config's (servers stop at all of them)."""
+def _generation_eos(path: str) -> Any:
+    """EOS ids in the generation_config.json beside the tokenizer, if any (servers stop at them)."""
     from transformers import GenerationConfig
 
-    eos = {tokenizer.eos_token_id}
     try:
-        gen_eos = GenerationConfig.from_pretrained(path).eos_token_id
+        return GenerationConfig.from_pretrained(path).eos_token_id
     except Exception:  # no generation_config.json beside the tokenizer
-        gen_eos = None
-    eos.update(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])
-    return {int(i) for i in eos if i is not None}
+        return None

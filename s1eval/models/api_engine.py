@@ -7,22 +7,7 @@ ends, from a last-in-first-out queue, so a request's next round takes the slot i
 Few requests are open at once, each reaches lm-eval's cache early, and its prefix is still warm in
 the server's prefix cache when its next round arrives.
 
-Translation (checked against vLLM 0.32's server, see tests/models/test_s1api.py):
-
-* request: token-id prompt (`prompt: [ids]`, or its text when `tokenized_requests` is off),
-  `max_tokens`, `min_tokens`, `stop_token_ids`, `stop`, sampling with neutral defaults sent
-  explicitly (a server applies the model's generation_config.json otherwise, e.g. Qwen2.5's
-  repetition penalty 1.05, and greedy decoding would no longer match the other backends),
-  `skip_special_tokens=false` and `spaces_between_special_tokens=false` (the defaults strip the
-  thinking delimiters), `return_token_ids=true`, and `allowed_token_ids` = the tokenizer's ids
-  unless untexted ids are allowed (models like Qwen2.5 have embedding rows without text).
-* response: vLLM returns the generated ids in `choices[0].token_ids`, INCLUDING a stop token id
-  or EOS that ended generation (its `text` leaves them out), and for a stop string the ids through
-  the token that completed it. `stop_reason` is the stop id (int), the stop string, or None for
-  EOS. A server that returns no ids (llama.cpp) gets its text re-tokenized, with the stop id
-  appended, so the Step contract holds either way: `new_ids` ends with the stop id when a stop
-  id or EOS ended it. Prefix-cache hits come from `usage.prompt_tokens_details.cached_tokens`
-  (vLLM reports it with `--enable-prompt-tokens-details`).
+Translation to and from HTTP lives in `s1eval.models.api_protocol`.
 
 Failures: 429, 408, 5xx, timeouts, connection errors and malformed bodies are retried with
 exponential backoff (`Retry-After` honoured); other statuses fail at once. A request that still
@@ -38,172 +23,15 @@ import logging
 import queue
 import threading
 import weakref
-from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
-from s1eval.budget.engine import Continuation, Engine, Step, is_greedy
+from s1eval.budget.engine import Continuation, Engine, Step
+from s1eval.models.api_protocol import (
+    _MAX_BACKOFF_S, _RETRY_STATUSES, APIConfig, APIRequestError, _Retryable, _snip, encode_body,
+    request_payload, step_from_response,
+)
 
 log = logging.getLogger(__name__)
-
-# Sampling keys forwarded to the server and the neutral value sent when a request does not set one.
-NEUTRAL_SAMPLING: dict[str, Any] = {
-    "top_p": 1.0, "top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0,
-    "presence_penalty": 0.0, "frequency_penalty": 0.0,
-}
-_PASSED_THROUGH = ("logit_bias",)  # not sampling, but forwarded when a task's gen_kwargs set it
-_IGNORED = ("do_sample",)  # lm-eval's flag; the server reads temperature
-_RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
-_MAX_BACKOFF_S = 60.0
-_SNIPPET = 300
-
-
-class APIRequestError(RuntimeError):
-    """A completion request failed for good (after its retries, or with a non-retryable status)."""
-
-
-class _Retryable(Exception):
-    """One attempt failed in a way worth retrying; `delay` is the server's Retry-After, if any."""
-
-    def __init__(self, what: str, delay: float | None = None) -> None:
-        super().__init__(what)
-        self.delay = delay
-
-
-@dataclass(frozen=True)
-class APIConfig:
-    """Where and how to send requests. `api_key` never appears in repr, logs or errors."""
-
-    url: str  # the full /v1/completions URL
-    model: str
-    api_key: str | None = field(default=None, repr=False)
-    tokenized_requests: bool = True
-    num_concurrent: int = 8
-    max_retries: int = 5
-    timeout: float = 3600.0  # per HTTP request: a 32K-token round on a busy server takes many minutes
-    retry_backoff: float = 1.0  # first retry delay in seconds; doubles per retry
-    allowed_ids: int | None = None  # send allowed_token_ids = range(allowed_ids); None: no mask
-
-
-def completions_url(base_url: str) -> str:
-    """`http://host:8000/v1` -> `http://host:8000/v1/completions`; a full endpoint is kept."""
-    url = base_url.rstrip("/")
-    return url if url.endswith("/completions") else url + "/completions"
-
-
-# ---------------------------------------------------------------------------- translation
-def sampling_fields(sampling: Mapping[str, Any]) -> dict[str, Any]:
-    """Request fields for a Continuation's sampling: greedy is temperature 0, the rest neutral."""
-    out: dict[str, Any] = dict(NEUTRAL_SAMPLING)
-    if is_greedy(sampling):
-        out["temperature"] = 0.0
-    else:
-        out["temperature"] = float(sampling["temperature"])
-        out.update({k: sampling[k] for k in NEUTRAL_SAMPLING if sampling.get(k) is not None})
-    out.update({k: sampling[k] for k in _PASSED_THROUGH if k in sampling})
-    dropped = sorted(set(sampling) - set(out) - set(_IGNORED))
-    if dropped:
-        _warn_once(_WARNED, f"dropped:{dropped}", "s1api does not send sampling keys %s to the server", dropped)
-    return out
-
-
-def request_payload(cont: Continuation, cfg: APIConfig, decode: Callable[[Sequence[int]], str]) -> dict[str, Any]:
-    """The JSON body for one continuation (without the allowed-ids mask, see `encode_body`)."""
-    payload: dict[str, Any] = {
-        "model": cfg.model,
-        "prompt": list(cont.token_ids) if cfg.tokenized_requests else decode(cont.token_ids),
-        "max_tokens": cont.max_new,
-        "min_tokens": cont.min_new,
-        "stop_token_ids": sorted(cont.stop_token_ids),
-        "stop": list(cont.stop_strings),
-        **sampling_fields(cont.sampling),
-        "n": 1,
-        "stream": False,
-        "skip_special_tokens": False,
-        "spaces_between_special_tokens": False,
-        "include_stop_str_in_output": False,
-        "add_special_tokens": False,  # a text prompt is already complete (BOS included if any)
-        "return_token_ids": True,
-    }
-    if cont.seed is not None:
-        payload["seed"] = cont.seed
-    return payload
-
-
-def encode_body(payload: Mapping[str, Any], mask_json: str | None) -> bytes:
-    """Serialize; the allowed-ids list (150K ids for Qwen2.5, ~1 MB) is spliced in pre-serialized."""
-    body = json.dumps(payload, separators=(",", ":"))
-    if mask_json is not None:
-        body = body[:-1] + ',"allowed_token_ids":' + mask_json + "}"
-    return body.encode("utf-8")
-
-
-def step_from_response(data: Any, cont: Continuation, eos_id: int,
-                       encode: Callable[[str], Sequence[int]], warned: set[str] | None = None) -> Step:
-    """Map a /v1/completions response onto a `Step` (see the module docstring for the contract)."""
-    warned = _WARNED if warned is None else warned
-    try:
-        choice = data["choices"][0]
-        finish, reason, text = choice.get("finish_reason"), choice.get("stop_reason"), choice.get("text", "")
-        ids = choice.get("token_ids")
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise _Retryable(f"malformed response body (no choices[0]): {_snip(json.dumps(data))}") from exc
-    if finish not in ("stop", "length"):
-        raise _Retryable(f"unexpected finish_reason {finish!r} in {_snip(json.dumps(data))}")
-    from_server = ids is not None
-    if not from_server:
-        _warn_once(warned, "no_ids", "the server returned no token ids (return_token_ids unsupported): "
-                   "re-tokenizing its text, which may differ from the tokens it generated")
-        ids = encode(text)
-    try:
-        new = [int(i) for i in ids]
-    except (TypeError, ValueError) as exc:
-        raise _Retryable(f"malformed token_ids in {_snip(json.dumps(data))}") from exc
-    cached = _cached_tokens(data)
-    if finish == "length":
-        return Step(tuple(new), "length", None, cached)
-    if isinstance(reason, str):
-        return Step(tuple(new), "stop", reason, cached)
-    if isinstance(reason, int) and not isinstance(reason, bool):
-        if not new or new[-1] != reason:
-            new.append(reason)  # text-only servers leave the stop id out of the text
-        return Step(tuple(new), "stop", reason, cached)
-    return Step(*_eos_stop(new, cont, eos_id, from_server, warned), cached_tokens=cached)
-
-
-def _eos_stop(new: list[int], cont: Continuation, eos_id: int, from_server: bool,
-              warned: set[str]) -> tuple[tuple[int, ...], str, int | None]:
-    """A stop without a named reason: EOS. Make `new` end with the EOS id."""
-    if new and new[-1] in cont.stop_token_ids:
-        return tuple(new), "stop", new[-1]
-    if from_server and new:
-        # vLLM includes the EOS it stopped at: one we do not know is kept, and named once.
-        _warn_once(warned, f"eos:{new[-1]}", "the server stopped at id %d, which is not among the stop "
-                   "ids %s: is the tokenizer the served model's?", new[-1], sorted(cont.stop_token_ids))
-        return tuple(new), "stop", new[-1]
-    if cont.stop_strings and not from_server:
-        return tuple(new), "stop", None  # EOS or an unnamed stop string: either way its text is cut
-    new.append(eos_id)
-    return tuple(new), "stop", eos_id
-
-
-def _cached_tokens(data: Mapping[str, Any]) -> int:
-    usage = data.get("usage")
-    details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
-    return int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
-
-
-_WARNED: set[str] = set()
-
-
-def _warn_once(warned: set[str], key: str, msg: str, *args: Any) -> None:
-    if key not in warned:
-        warned.add(key)
-        log.warning(msg, *args)
-
-
-def _snip(text: str) -> str:
-    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "..."
-
 
 # ---------------------------------------------------------------------------- HTTP
 class CompletionsClient:

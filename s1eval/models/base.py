@@ -135,3 +135,69 @@ def generation_prompt_suffix(tokenizer: Any) -> str:
     except Exception:  # a template that needs other roles: no check rather than a crash
         return ""
     return with_prompt[len(without):] if with_prompt.startswith(without) else ""
+
+
+def eos_ids(tokenizer: Any, generation_eos: Any) -> set[int]:
+    """EOS ids: the tokenizer's and the generation config's (engines stop at all of them)."""
+    eos = {tokenizer.eos_token_id}
+    eos.update(generation_eos if isinstance(generation_eos, (list, tuple)) else [generation_eos])
+    return {int(i) for i in eos if i is not None}
+
+
+class TokenizerLM(BudgetForcingMixin):
+    """lm-eval plumbing for backends that hold only a tokenizer locally (s1vllm, s1api).
+
+    Subclasses set `tokenizer`, `_max_length`, `_max_gen_toks`, `_engine`, `_codec` and `_record`.
+    Log-likelihoods are not offered: every s1 task is generative.
+    """
+
+    backend_name = "s1"
+
+    def _s1_engine(self) -> Engine:
+        return self._engine
+
+    def _s1_codec(self) -> Codec:
+        return self._codec
+
+    @property
+    def eot_token_id(self) -> int:
+        return self.tokenizer.eos_token_id
+
+    @property
+    def max_length(self) -> int:
+        return self._max_length
+
+    @property
+    def max_gen_toks(self) -> int:
+        return self._max_gen_toks
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self.tokenizer.name_or_path.replace("/", "__")
+
+    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
+        if add_special_tokens is None:
+            # As lm-eval's HFLM: the tokenizer's default, but no second BOS before a templated prompt.
+            bos = self.tokenizer.bos_token
+            add_special_tokens = not (bos and string.startswith(bos))
+        return self.tokenizer.encode(string, add_special_tokens=add_special_tokens)
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        return self.tokenizer.chat_template if chat_template else None
+
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(chat_history, tokenize=False,
+                                                  add_generation_prompt=add_generation_prompt,
+                                                  continue_final_message=not add_generation_prompt)
+
+    def _loglikelihood_tokens(self, requests: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            f"{self.backend_name} implements generate_until only (all s1 tasks are generative); for "
+            "log-likelihood tasks use --model s1hf or lm-eval's own models."
+        )
+
+    def loglikelihood_rolling(self, requests: Any, disable_tqdm: bool = False) -> Any:
+        return self._loglikelihood_tokens(requests)
+
+    def get_model_info(self) -> dict:
+        return {"s1_run_record": self._record, "s1_budget_stats": COLLECTOR.totals()}

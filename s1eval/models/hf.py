@@ -17,7 +17,7 @@ from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
 from s1eval.budget.codec import Codec
-from s1eval.models.base import BudgetForcingMixin, check_model_args
+from s1eval.models.base import BudgetForcingMixin, check_model_args, eos_ids
 from s1eval.models.hf_engine import HFEngine
 from s1eval.runinfo import run_record
 
@@ -47,10 +47,8 @@ class S1HFLM(BudgetForcingMixin, HFLM):
         self.s1_seed = int(seed)
         self._engine = HFEngine(self.model, self.tokenizer, self.device, int(batch_size), bool(reuse_cache),
                               bool(allow_untexted_ids))
-        eos = {self.tokenizer.eos_token_id}
         gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
-        eos.update(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])
-        self._codec = Codec(self.tokenizer, eos - {None})
+        self._codec = Codec(self.tokenizer, eos_ids(self.tokenizer, gen_eos))
         self._record = run_record(backend="s1hf", tokenizer=self.tokenizer, dtype=str(self.model.dtype),
                                   batch_size=int(batch_size), seed=self.s1_seed,
                                   extra={"reuse_cache": self._engine.reuse_cache, "device": str(self.device)})

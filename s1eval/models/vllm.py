@@ -20,7 +20,7 @@ from lm_eval.api.model import TemplateLM
 from lm_eval.api.registry import register_model
 
 from s1eval.budget.codec import Codec
-from s1eval.models.base import BudgetForcingMixin, check_model_args
+from s1eval.models.base import TokenizerLM, check_model_args, eos_ids
 from s1eval.runinfo import run_record
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,9 @@ def _import_vllm() -> Any:
 
 
 @register_model("s1vllm")
-class S1VLLM(BudgetForcingMixin, TemplateLM):
+class S1VLLM(TokenizerLM, TemplateLM):
+    backend_name = "s1vllm"
+
     def __init__(self, pretrained: str, tokenizer: str | None = None, dtype: str = "float32",
                  tensor_parallel_size: int = 1, max_model_len: int | None = None,
                  gpu_memory_utilization: float = 0.9, seed: int = 1234, enable_prefix_caching: bool = True,
@@ -74,10 +76,8 @@ class S1VLLM(BudgetForcingMixin, TemplateLM):
 
         engine_cls = VLLMEngine if scheduling == "async" else RoundBarrierEngine
         self._engine = engine_cls(self.llm, allowed)
-        eos = {self.tokenizer.eos_token_id}
-        gen_eos = self.llm.llm_engine.model_config.hf_config.eos_token_id
-        eos.update(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])
-        self._codec = Codec(self.tokenizer, eos - {None})
+        model_config = self.llm.llm_engine.model_config
+        self._codec = Codec(self.tokenizer, eos_ids(self.tokenizer, model_config.hf_config.eos_token_id))
         self._record = run_record(
             backend="s1vllm", tokenizer=self.tokenizer, dtype=str(self.llm.llm_engine.model_config.dtype),
             batch_size=batch_size, seed=self.s1_seed, tensor_parallel_size=int(tensor_parallel_size),
@@ -85,55 +85,8 @@ class S1VLLM(BudgetForcingMixin, TemplateLM):
                    "masked_untexted_ids": allowed is not None},
         )
 
-    # ---------------------------------------------------------------- budget core hooks
-    def _s1_engine(self):
-        return self._engine
-
-    def _s1_codec(self) -> Codec:
-        return self._codec
-
-    # ---------------------------------------------------------------- lm-eval plumbing
-    @property
-    def eot_token_id(self) -> int:
-        return self.tokenizer.eos_token_id
-
-    @property
-    def max_length(self) -> int:
-        return self._max_length
-
-    @property
-    def max_gen_toks(self) -> int:
-        return self._max_gen_toks
-
-    @property
-    def tokenizer_name(self) -> str:
-        return self.tokenizer.name_or_path.replace("/", "__")
-
-    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
-        return self.tokenizer.encode(string, add_special_tokens=bool(add_special_tokens))
-
-    def chat_template(self, chat_template: bool | str = False) -> str | None:
-        return self.tokenizer.chat_template if chat_template else None
-
-    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        return self.tokenizer.apply_chat_template(chat_history, tokenize=False,
-                                                  add_generation_prompt=add_generation_prompt,
-                                                  continue_final_message=not add_generation_prompt)
-
-    def _loglikelihood_tokens(self, requests, **kwargs):
-        raise NotImplementedError("s1vllm evaluates generate_until tasks (all s1_* tasks); use lm-eval's "
-                                  "`vllm` model for log-likelihood tasks.")
-
-    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
-        return self._loglikelihood_tokens(requests)
-
     def close(self) -> None:
         """Stop vLLM's engine processes now rather than at interpreter exit."""
         core = getattr(self.llm.llm_engine, "engine_core", None)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
-
-    def get_model_info(self) -> dict:
-        from s1eval.budget import COLLECTOR
-
-        return {"s1_run_record": self._record, "s1_budget_stats": COLLECTOR.totals()}

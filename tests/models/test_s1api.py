@@ -20,7 +20,7 @@ pytest.importorskip("transformers")
 from lm_eval.api.instance import Instance  # noqa: E402
 
 from s1eval.budget import COLLECTOR, Continuation, Step  # noqa: E402
-from s1eval.models.api_engine import APIRequestError, _Retryable, step_from_response  # noqa: E402
+from s1eval.models.api_protocol import APIRequestError, _Retryable, step_from_response  # noqa: E402
 from tests.models.fault_server import FaultServer  # noqa: E402
 
 SECRET = "sk-test-DO-NOT-LEAK-1234"
