@@ -32,6 +32,10 @@ class Codec:
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
+    def decode_with_specials(self, ids: Sequence[int]) -> str:
+        """Text including special tokens: stop strings such as `<|im_start|>0` contain them."""
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
+
     def single_id(self, text: str) -> int | None:
         """The id of `text` if it is exactly one token, else None."""
         ids = self.encode(text)

@@ -22,6 +22,8 @@ plus ours:
     answer_reserve        int                  tokens kept for the answer by `auto` (default 100)
     delimiters            s1 | think_tags      the delimiter preset, chosen explicitly, never by model name
     rejection_max_tries   int                  cap on rejection-sampling tries per request (default 64)
+    control               token:N | step:N | class:long | class:short   the paper's control
+                                               baselines (s1eval.budget.control)
 
 lm-eval strips whitespace around `--gen_kwargs` values; to pass an ignore string with a leading
 space, quote it: `--gen_kwargs "thinking_n_ignore_str=' Wait'"` (lm-eval keeps quoted values as-is).
@@ -35,6 +37,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from s1eval.budget.control import parse_control, step_delimiters
 
 # The delimiter presets. `s1` is the paper's (Qwen chat-format special tokens); `think_tags` is
 # the R1 / Qwen3 family. A preset is chosen by the user, never inferred from a model name.
@@ -80,11 +84,12 @@ OUR_KEYS = (
     "answer_reserve",
     "delimiters",
     "rejection_max_tries",
+    "control",
 )
 THINKING_OVERRIDES = tuple(f"{p}_thinking" for p in SAMPLING_PARAMS)
 ALL_KEYS = FORK_KEYS + OUR_KEYS + THINKING_OVERRIDES
 # Keys whose mere presence switches budget forcing on (the fork: any key containing "thinking").
-_ACTIVATING = set(FORK_KEYS) | {"min_tokens_thinking"} | set(THINKING_OVERRIDES)
+_ACTIVATING = set(FORK_KEYS) | {"min_tokens_thinking", "control"} | set(THINKING_OVERRIDES)
 
 MIN_TOKENS_METHODS = ("append", "mask")
 
@@ -114,6 +119,7 @@ class BudgetConfig:
     answer_reserve: int = 100
     delimiters: str = "s1"
     thinking_sampling: Mapping[str, Any] = field(default_factory=dict)
+    control: tuple[str, int | str] | None = None  # e.g. ("token", 1024); see control.py
 
     @property
     def forced_end(self) -> str:
@@ -200,7 +206,15 @@ def _build(ours: dict[str, Any]) -> BudgetConfig:
     preset_name = str(ours.get("delimiters", "s1"))
     if preset_name not in PRESETS:
         raise _fail("delimiters", preset_name, " or ".join(PRESETS))
-    preset = PRESETS[preset_name]
+    preset = dict(PRESETS[preset_name])
+    control = None
+    if "control" in ours:
+        try:
+            control = parse_control(ours["control"])
+        except ValueError as err:
+            raise BudgetConfigError(str(err)) from None
+        if control[0] == "step":  # the step format's delimiters, unless given explicitly
+            preset["thinking_start"], preset["until_thinking"] = step_delimiters(int(control[1]))
     budget = ours.get("max_tokens_thinking")
     if budget is not None and budget != "auto":
         budget = _as_int("max_tokens_thinking", budget)
@@ -229,6 +243,7 @@ def _build(ours: dict[str, Any]) -> BudgetConfig:
         answer_reserve=_as_int("answer_reserve", ours.get("answer_reserve", 100)),
         delimiters=preset_name,
         thinking_sampling={k[: -len("_thinking")]: v for k, v in ours.items() if k in THINKING_OVERRIDES},
+        control=control,
     )
     _check_combinations(cfg)
     return cfg

@@ -221,8 +221,10 @@ class RequestMachine:
         """Drop the stop that ended a round (a stop id, or the tokens forming a stop string)."""
         new = list(step.new_ids)
         if isinstance(step.matched_stop, str):
-            # Drop trailing tokens while what remains still contains the stop string.
-            while new and step.matched_stop in self.codec.decode(new):
+            # Drop every token that contributes text at or after the start of the stop string
+            # (a stop such as `<|im_start|>0` spans several tokens).
+            start = self.codec.decode_with_specials(new).find(step.matched_stop)
+            while new and start >= 0 and len(self.codec.decode_with_specials(new)) > start:
                 new.pop()
             return new
         if new and new[-1] in self.think_stop_ids:
@@ -268,7 +270,9 @@ class RequestMachine:
         answer = _cut_at_stops(self.codec.decode(self.answer_ids), self.spec.until)
         if self.cfg is None:
             return RequestResult(text=answer, answer_text=answer, stats=self.stats)
-        thinking = self.codec.decode(self.thinking_ids)
+        # Special tokens stay in the trace: formats such as the step countdown
+        # (`<|im_start|>3 steps left`) are written with them.
+        thinking = self.codec.decode_with_specials(self.thinking_ids)
         text = self.cfg.thinking_start + thinking + self.end_text + answer
         return RequestResult(text=text, answer_text=answer, stats=self.stats)
 

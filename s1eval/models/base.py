@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from s1eval.budget import COLLECTOR, RequestSpec, parse_gen_kwargs, run_requests
 from s1eval.budget.codec import Codec
+from s1eval.budget.control import add_instruction, instruction
 from s1eval.budget.engine import Engine
 from s1eval.budget.planning import fit_generation
 from s1eval.budget.seeds import derive_seed
@@ -87,6 +88,8 @@ class BudgetForcingMixin:
             cfg, sampling, until, max_gen_toks = parsed[key]
             if cfg is not None:
                 self._s1_check_prompt(context)
+                if cfg.control is not None:  # the paper's control baselines: an instruction in the question
+                    context = add_instruction(context, instruction(*cfg.control), self.tokenizer)
             prompt_ids = tuple(self.tok_encode(context))
             repeat = seen[id(req)]
             seen[id(req)] += 1

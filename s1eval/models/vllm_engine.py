@@ -37,6 +37,8 @@ def sampling_params(c: Continuation, allowed_ids: list[int] | None) -> Any:
         # The model's EOS is already in stop_token_ids; vLLM must not add generation_config stops
         # the state machine does not know about.
         ignore_eos=False, detokenize=bool(c.stop_strings), allowed_token_ids=allowed_ids,
+        # stop strings may contain special tokens (`<|im_start|>0`): match them in the raw text
+        skip_special_tokens=False, spaces_between_special_tokens=False,
     )
 
 

@@ -91,7 +91,7 @@ class ScriptedEngine(BatchedEngine):
             out.append(tok)
             if tok in c.stop_token_ids:
                 return Step(tuple(out), "stop", tok)
-            hit = next((s for s in c.stop_strings if s in self.tok.decode(out)), None)
+            hit = next((s for s in c.stop_strings if s in self.tok.decode(out, skip_special_tokens=False)), None)
             if hit is not None:
                 return Step(tuple(out), "stop", hit)
         return Step(tuple(out), "length") if len(out) >= c.max_new else Step(tuple(out), "stop", None)

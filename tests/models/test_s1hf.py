@@ -157,3 +157,15 @@ def test_repeated_sampled_requests_are_different_samples_and_reproducible(tmp_pa
     assert len(set(first)) >= 8  # 64 repeats are 64 samples, not copies of one
     other_seed = s1hf(sampled, seed=99).generate_until([inst] * 4, disable_tqdm=True)
     assert other_seed != first[:4]
+
+
+def test_token_conditional_control_puts_the_instruction_in_the_user_turn(tiny_ends):
+    lm = s1hf(tiny_ends)
+    seen = []
+    original = lm._engine.continue_batch
+    lm._engine.continue_batch = lambda conts: seen.extend(conts) or original(conts)
+    _, stats = run_with_stats(lm, instances(lm, {**BF, "control": "token:8", "max_tokens_thinking": 8,
+                                                  "thinking_n_ignore": 0}, ["What is 2+2?"]))
+    sent = lm.tokenizer.decode(list(seen[0].token_ids), skip_special_tokens=False)
+    assert sent == S1_PROMPT.replace("What is 2+2?", "What is 2+2?\n\nThink for up to 8 tokens.")
+    assert stats[0]["thinking_tokens"] <= 8
