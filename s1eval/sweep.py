@@ -4,6 +4,9 @@
         --max-tokens-thinking 512,1024,2048,4096,8192 --ignores 0,2,4,6 --output runs/sweep1 \
         --apply_chat_template
 
+The paper's control baselines are one more grid dimension, e.g. token-conditional with and
+without budget forcing: `--controls token:1024,token:2048 --max-tokens-thinking none`.
+
 The model is constructed once for the whole grid (a 32B model takes minutes to load) and only if
 some setting is still unfinished. Each setting writes lm-eval's own outputs (results, samples)
 and our statistics sidecar into `OUTPUT/settings/NAME/`, then a `done.json` marker, atomically;
@@ -38,18 +41,24 @@ PASSTHROUGH = {"apply_chat_template": "apply_chat_template", "limit": "limit", "
 
 @dataclass(frozen=True)
 class Setting:
-    budget: int | str
+    budget: int | str | None  # None: no thinking cap beyond the context
     ignores: int
     ignore_str: str
+    control: str | None = None  # e.g. token:1024 (s1eval.budget.control)
 
     @property
     def name(self) -> str:
-        return f"budget{self.budget}_ignore{self.ignores}"
+        base = f"budget{self.budget if self.budget is not None else 'none'}_ignore{self.ignores}"
+        return base if self.control is None else f"{base}_{self.control.replace(':', '')}"
 
     def gen_kwargs(self, extra: dict[str, Any]) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {**extra, "max_tokens_thinking": self.budget}
+        kwargs: dict[str, Any] = dict(extra)
+        if self.budget is not None:
+            kwargs["max_tokens_thinking"] = self.budget
         if self.ignores:
             kwargs.update(thinking_n_ignore=self.ignores, thinking_n_ignore_str=self.ignore_str)
+        if self.control is not None:
+            kwargs["control"] = self.control
         return kwargs
 
 
@@ -60,8 +69,9 @@ def _csv(value: str, cast) -> list:
         raise argparse.ArgumentTypeError(f"{value!r} is not a comma-separated list, e.g. 512,1024,2048") from None
 
 
-def _budget(v: str) -> int | str:
-    return "auto" if v.strip() == "auto" else int(v)
+def _budget(v: str) -> int | str | None:
+    v = v.strip()
+    return None if v == "none" else "auto" if v == "auto" else int(v)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,9 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="s1hf, s1vllm or s1api")
     p.add_argument("--model_args", default="", help="as for lm_eval")
     p.add_argument("--tasks", required=True, type=lambda v: _csv(v, str))
-    p.add_argument("--max-tokens-thinking", required=True, type=lambda v: _csv(v, _budget))
+    p.add_argument("--max-tokens-thinking", default=[None], type=lambda v: _csv(v, _budget),
+                   help="budgets, e.g. 512,1024,auto; none = no cap (default)")
     p.add_argument("--ignores", default=[0], type=lambda v: _csv(v, int), help="thinking_n_ignore values")
     p.add_argument("--ignore-str", default="Wait", help="thinking_n_ignore_str (default Wait)")
+    p.add_argument("--controls", default=[None], type=lambda v: _csv(v, _control),
+                   help="control baselines, e.g. token:1024,token:2048 or step:16 or class:long,class:short")
     p.add_argument("--gen_kwargs", default="", help="extra generation kwargs for every setting")
     p.add_argument("--output", required=True, type=Path)
     p.add_argument("--apply_chat_template", action="store_true")
@@ -87,8 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _control(v: str) -> str:
+    from s1eval.budget.control import parse_control
+
+    try:
+        parse_control(v.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return v.strip()
+
+
 def settings_of(args: argparse.Namespace) -> list[Setting]:
-    return [Setting(b, n, args.ignore_str) for b, n in itertools.product(args.max_tokens_thinking, args.ignores)]
+    grid = itertools.product(args.controls, args.max_tokens_thinking, args.ignores)
+    return [Setting(b, n, args.ignore_str, c) for c, b, n in grid]
 
 
 def _done_marker(out: Path, setting: Setting) -> Path:

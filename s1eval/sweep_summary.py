@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-FIELDS = ("setting", "task", "budget", "ignores", "n", "accuracy", "ci_low", "ci_high",
+FIELDS = ("setting", "task", "budget", "ignores", "control", "n", "accuracy", "ci_low", "ci_high",
           "thinking_tokens_mean", "within_budget_share", "forced_share")
 
 
@@ -47,6 +47,7 @@ def setting_rows(folder: Path, setting: Any, tasks: Sequence[str]) -> list[dict[
         within = [r["budget"] is None or r["thinking_tokens"] <= r["budget"] for r in stats]
         rows.append({
             "setting": setting.name, "task": task, "budget": setting.budget, "ignores": setting.ignores,
+            "control": setting.control,
             "n": len(scores), "accuracy": acc, "ci_low": low, "ci_high": high,
             "thinking_tokens_mean": statistics.fmean(thinking) if thinking else None,
             "within_budget_share": sum(within) / len(within) if within else None,

@@ -51,3 +51,18 @@ def test_sweep_killed_and_resumed_matches_an_uninterrupted_run(tiny_ends, tmp_pa
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"Skipping {finished} finished settings" in proc.stderr
     assert summary_rows(resumed) == rows
+
+
+def test_control_baselines_are_a_grid_dimension():
+    from s1eval.sweep import build_parser, settings_of
+
+    args = build_parser().parse_args(["--model", "s1hf", "--tasks", "s1_aime24", "--output", "x",
+                                      "--controls", "token:512,step:16", "--max-tokens-thinking", "none,512"])
+    settings = settings_of(args)
+    assert [s.name for s in settings] == ["budgetnone_ignore0_token512", "budget512_ignore0_token512",
+                                          "budgetnone_ignore0_step16", "budget512_ignore0_step16"]
+    assert settings[0].gen_kwargs({}) == {"control": "token:512"}
+    assert settings[3].gen_kwargs({"max_gen_toks": 9}) == {"max_gen_toks": 9, "max_tokens_thinking": 512,
+                                                           "control": "step:16"}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--model", "m", "--tasks", "t", "--output", "x", "--controls", "tokens:5"])
