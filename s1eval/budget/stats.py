@@ -61,6 +61,10 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "forced": sum(bool(r["forced"]) for r in rows),
         "within_budget": len(within),
         "cached_tokens": sum(r["cached_tokens"] for r in rows),
+        "untexted_tokens": sum(r.get("untexted_tokens", 0) for r in rows),
+        "rejection_tries": sum(r["rejection_tries"] for r in rows),
+        # rejection sampling that never fit the budget within its try cap (then forced)
+        "rejection_never_fit": sum(r["forced_reason"] == "rejection_exhausted" for r in rows),
     }
 
 

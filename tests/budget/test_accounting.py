@@ -219,3 +219,12 @@ def test_explicit_budget_is_lowered_to_keep_the_answer_reserve():
     assert r.stats.budget == 6
     r, _ = one({"max_tokens_thinking": 50}, Script(rounds=[1000]), max_gen=fixed + 10)
     assert r.stats.budget == 9
+
+
+def test_rejection_totals_report_tries_and_never_fitting_requests():
+    from s1eval.budget.stats import summarize
+
+    kw = {"max_tokens_thinking": 10, "rejection_sample": True, "rejection_max_tries": 2}
+    results, _ = run(kw, [Script(rounds=[20, 15, 4]), Script(rounds=[3])])
+    totals = summarize([r.stats.to_dict() for r in results])
+    assert totals["rejection_tries"] == 3 and totals["rejection_never_fit"] == 1
