@@ -5,7 +5,8 @@ common row (question, solution, cot_type, source_type, metadata) or a `Drop` wit
 filter as the reason. Field names follow the authors' collection script (simplescaling/s1,
 data/collect_data.py) and the hub schemas; `source_type` strings follow the released s1K (e.g.
 ``qfq/openaimath/Algebra``, ``qfq/quant``, ``qfq/stats_qual``), so the seed-set and quality rules match it.
-`metadata` is ``str()`` of the row's remaining fields, as in the release.
+`metadata` is ``str()`` of the row's remaining fields, as in the release. AGIEval's passage questions are
+joined exactly as the script joins them (`agieval_question`), so their hashes match the released pool.
 
 Per-source filters (drop reasons): OlympicArena keeps English text-only problems; TheoremQA drops questions
 with a picture; AGIEval's MATH part keeps level 5; SciEval drops rows without an answer; LiveCodeBench keeps
@@ -70,16 +71,22 @@ _AGI_DOMAIN = {"sat_en": "english", "sat_math": "math", "lsat_ar": "english", "l
                "lsat_rc": "english", "logiqa": "math", "aqua_rat": "math", "math_agieval": "math"}
 
 
+def agieval_question(passage: str | None, question: str, options: list[str] | None) -> str:
+    """AGIEval's question text exactly as the authors' collect script builds it, so hashes match the release:
+    ``(passage + "\\n\\n").strip() + question + "\\n" + "\\n".join(options)``. The strip removes the two
+    newlines it adds, so a passage runs straight into its question ("...on Wednesday.Which one of...")."""
+    return ((passage or "") + "\n\n").strip() + question + "\n" + "\n".join(options or [])
+
+
 def _agieval(row, part):
     conf = part[0]
     if conf == "math_agieval" and row.get("level") != 5:
         return Drop("agieval:math_not_level_5")
-    question = row["question"]
-    if conf not in ("aqua_rat", "math_agieval"):
-        passage = (row.get("passage") or "").strip()
-        question = (passage + "\n\n" if passage else "") + question + "\n" + "\n".join(row.get("options") or [])
-    return make_record(question, row.get("solution"), _AGI_DOMAIN[conf], f"baber/agieval/{conf}",
-                       _meta(row, "question", "solution", "passage", "options"))
+    if conf in ("aqua_rat", "math_agieval"):  # the script takes these questions as they are
+        return make_record(row["question"], row.get("solution"), _AGI_DOMAIN[conf], f"baber/agieval/{conf}",
+                           _meta(row, "question", "solution"))
+    return make_record(agieval_question(row.get("passage"), row["question"], row.get("options")), row.get("solution"),
+                       _AGI_DOMAIN[conf], f"baber/agieval/{conf}", _meta(row, "question", "solution", "passage", "options"))
 
 
 XWORD_INSTRUCTION = ("Solve the crossword puzzle. You are presented with a clue as input and the number of "
