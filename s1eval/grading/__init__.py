@@ -5,8 +5,9 @@ last answer delimiter, then the last ``\\boxed{}``, an ``Answer:`` line, or a cl
 response is *unextracted* and wrong); `normalize` applies the string policy below; `grade` decides without
 sympy when it can (AIME integers, identical strings) and otherwise sends the pair to `pool`, a set of killable
 worker processes that run `equivalence` (Math-Verify) with a hard time limit per item; `gpqa` extracts
-multiple-choice letters; `voting` computes maj@k, cov@k and pass@k for the sampling tasks; `hooks` adapts all this
-to lm-eval; `cli` is ``s1eval grade``.
+multiple-choice letters; `voting` computes maj@k, cov@k and pass@k for the sampling tasks; `judge` is the optional
+LLM equivalence judge (off by default); `hooks` adapts all this to lm-eval (grading settings from task metadata);
+`cli` is ``s1eval grade``.
 
 Policy (general rules only, none special-cases a labelled row; the rules on glued units, decimals, labelled
 answers and degrees in trigonometry were added after reading the labelled pairs, the rest came first; the table
@@ -38,8 +39,9 @@ tests list every remaining disagreement with its reason):
   reasoning. An unclosed ``\\boxed{`` at the end means the answer was cut off: unextracted.
 - Every sympy comparison is bounded (5 s per item by default); overrunning it is wrong, logged as ``timeout``.
 - A gold answer that Math-Verify cannot parse is an error (`GoldParseError`), not a zero.
-- No LLM judge by default (the s1 fork used gpt-4o-mini for non-integer answers); ``judge`` is reserved as a
-  method name for an optional one.
+- No LLM judge by default (the s1 fork asked gpt-4o-mini about non-integer answers). An optional one (`judge`,
+  configured by task metadata or ``s1eval grade --judge-*``) sees only extracted answers that Math-Verify called
+  wrong, never unextracted or timed-out ones; its verdicts are logged as method ``judge``.
 
 Bump `GRADER_VERSION` whenever a rule here changes what counts as correct.
 """

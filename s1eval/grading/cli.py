@@ -1,12 +1,18 @@
 """`s1eval grade`: re-grade saved responses without regenerating them (same code path as the tasks).
 
-    s1eval grade --task {aime24,aime25,math500,gpqa_diamond} FILE [--output OUT]
+    s1eval grade --task {aime24,aime25,math500,gpqa_diamond} FILE [--output OUT] [--delimiter TEXT ...]
+                 [--judge-base-url URL --judge-model NAME [--judge-api-key-env VAR] [--judge-cache DIR]]
 
 FILE is an lm-eval samples JSONL (ours or the original s1 fork's: the response is ``filtered_resps[0]`` or
 ``resps[0][0]``, the gold is ``target``) or a JSONL of ``{"response", "gold"}`` rows (GPQA rows may add
 ``"choices"``, the four choice texts in prompt order, so an answer given as a choice's text can be read). Writes
 one JSON row per input row, in input order, with ``extracted``, ``correct``, ``method`` (and ``rule``, ``detail``,
 ``doc_id`` when known) to OUT or stdout, and prints the accuracy to stderr. `main(argv)` returns the exit status.
+
+The optional LLM judge (`s1eval.grading.judge`; math tasks only) is consulted for the answers Math-Verify calls
+wrong, exactly as in the tasks; its replies are cached, so re-grading the same file costs nothing the second time.
+The API key is read from the environment variable named by ``--judge-api-key-env`` (default OPENAI_API_KEY; ``""``
+for an endpoint without a key), never from the command line.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any, TextIO
 from s1eval.grading import GRADER_VERSION
 from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS
 from s1eval.grading.grade import Grade, grade_math_batch
+from s1eval.grading.judge import Judge, JudgeConfig, JudgeError, grader_id
 from s1eval.grading.pool import DEFAULT_TIMEOUT_S, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -38,7 +45,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer delimiter (repeatable; default: <|im_start|>answer and </think>)")
     p.add_argument("--workers", type=int, default=None, help="grading worker processes (default: min(4, CPUs))")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per comparison (default 5)")
+    j = p.add_argument_group("LLM judge (off unless --judge-base-url and --judge-model are given; math tasks only)")
+    j.add_argument("--judge-base-url", metavar="URL", help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1")
+    j.add_argument("--judge-model", metavar="NAME", help="judge model, e.g. gpt-4o-mini")
+    j.add_argument("--judge-api-key-env", metavar="VAR", default="OPENAI_API_KEY",
+                   help="environment variable holding the API key (default OPENAI_API_KEY; '' for none)")
+    j.add_argument("--judge-cache", metavar="DIR", help="reply cache (default ~/.cache/s1eval/judge)")
+    j.add_argument("--judge-timeout", type=float, default=60.0, metavar="S", help="seconds per request (default 60)")
+    j.add_argument("--judge-retries", type=int, default=4, metavar="N", help="retries per request (default 4)")
+    j.add_argument("--judge-concurrency", type=int, default=4, metavar="N", help="parallel requests (default 4)")
     return p
+
+
+def judge_from_args(args: argparse.Namespace) -> Judge | None:
+    """The judge the arguments configure, or None; ValueError/JudgeError on an incomplete or unusable setup."""
+    if not (args.judge_base_url or args.judge_model):
+        return None
+    if not (args.judge_base_url and args.judge_model):
+        raise ValueError("the judge needs both --judge-base-url and --judge-model")
+    if TASK_KINDS[args.task] == "gpqa":
+        raise ValueError("the judge is for math answers; GPQA letters compare exactly")
+    config = JudgeConfig.from_mapping({
+        "base_url": args.judge_base_url, "model": args.judge_model, "api_key_env": args.judge_api_key_env or None,
+        "cache": args.judge_cache, "timeout_s": args.judge_timeout, "max_retries": args.judge_retries,
+        "concurrency": args.judge_concurrency})
+    config.api_key()  # an unset key variable fails before any grading
+    return Judge(config)
 
 
 def _response_of(row: dict[str, Any]) -> str:
@@ -87,7 +119,7 @@ def read_rows(path: str) -> list[dict[str, Any]]:
 
 
 def grade_rows(rows: Sequence[dict[str, Any]], task: str, delimiters: tuple[str, ...],
-               pool: WorkerPool) -> list[Grade]:
+               pool: WorkerPool, judge: Judge | None = None) -> list[Grade]:
     """Grade parsed rows with the rules of `task` (one batch for math, so comparisons run in parallel)."""
     kind = TASK_KINDS[task]
     if kind == "gpqa":
@@ -95,23 +127,28 @@ def grade_rows(rows: Sequence[dict[str, Any]], task: str, delimiters: tuple[str,
 
         return [grade_choice(_response_of(r), _gold_letter(_gold_of(r)), _choices_of(r), delimiters) for r in rows]
     items = [(_response_of(r), _gold_of(r)) for r in rows]
-    return grade_math_batch(items, kind=kind, delimiters=delimiters, pool=pool)
+    return grade_math_batch(items, kind=kind, delimiters=delimiters, pool=pool, judge=judge)
 
 
-def _write(rows: Sequence[dict[str, Any]], grades: Sequence[Grade], out: TextIO) -> None:
+def _write(rows: Sequence[dict[str, Any]], grades: Sequence[Grade], out: TextIO, version: int | str) -> None:
     for i, (row, grade) in enumerate(zip(rows, grades)):
         record: dict[str, Any] = {"index": i}
         if "doc_id" in row:
             record["doc_id"] = row["doc_id"]
         record.update(grade.as_log())
-        record["grader_version"] = GRADER_VERSION
+        record["grader_version"] = version
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for `s1eval grade`; returns 0 on success, 2 on unreadable input."""
+    """Entry point for `s1eval grade`; returns 0 on success, 2 on unreadable input or an unusable judge."""
     args = build_parser().parse_args(argv)
     delimiters = tuple(args.delimiters) if args.delimiters else DEFAULT_ANSWER_DELIMITERS
+    try:
+        judge = judge_from_args(args)
+    except (ValueError, JudgeError) as err:
+        print(f"s1eval grade: {err}", file=sys.stderr)
+        return 2
     try:
         rows = read_rows(args.file)
     except (OSError, json.JSONDecodeError) as err:
@@ -119,19 +156,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     with WorkerPool(args.workers, args.timeout) as pool:
         try:
-            grades = grade_rows(rows, args.task, delimiters, pool)
-        except (KeyError, ValueError) as err:
+            grades = grade_rows(rows, args.task, delimiters, pool, judge)
+        except (KeyError, ValueError, JudgeError) as err:
             print(f"s1eval grade: {err}", file=sys.stderr)
             return 2
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
-            _write(rows, grades, out)
+            _write(rows, grades, out, grader_id(GRADER_VERSION, judge))
     else:
-        _write(rows, grades, sys.stdout)
+        _write(rows, grades, sys.stdout, grader_id(GRADER_VERSION, judge))
     correct = sum(g.correct for g in grades)
     unextracted = sum(g.method == "unextracted" for g in grades)
     acc = correct / len(grades) if grades else 0.0
     print(f"{args.task}: accuracy {acc:.4f} ({correct}/{len(grades)}), unextracted {unextracted}", file=sys.stderr)
+    if judge is not None:
+        asked = [g for g in grades if g.judge is not None]
+        print(f"judge {judge.config.model}: consulted on {len(asked)}, said yes {sum(g.correct for g in asked)}, "
+              f"unusable replies {sum(g.judge['verdict'] is None for g in asked)}; "  # type: ignore[index]
+              f"{judge.requests} request(s), {judge.cache_hits} cache hit(s)", file=sys.stderr)
     return 0
 
 

@@ -26,3 +26,20 @@ def equivalence_pairs() -> list[dict]:
 @pytest.fixture(scope="session")
 def gpqa_cases() -> list[dict]:
     return json.loads((DATA / "gpqa_letter_extraction_cases.json").read_text())["test_cases"]
+
+
+@pytest.fixture(scope="session")
+def _chat_server():
+    from tests.grading.fake_openai import FakeChatServer
+
+    server = FakeChatServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_chat(_chat_server):
+    """The local fake OpenAI chat server (started once per session), reset for each test."""
+    _chat_server.reset()
+    yield _chat_server
+    _chat_server.reset()
