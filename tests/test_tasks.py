@@ -105,3 +105,121 @@ def test_real_lm_eval_run_from_a_copied_task_folder(tmp_path):
     results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
     assert results["s1_aime24"]["exact_match,none"] == 0
     assert results["s1_aime24"]["grading,none"] == 0  # share of extracted answers
+
+
+# ------------------------------------------------------------------------------------ grading settings from tasks
+# Tasks built without lm-eval's built-in task index (fast); tmp_path YAMLs `include:` the shipped ones.
+JUDGE_KEY = "sk-tasks-test-KEY-42"
+
+
+def _build(names, metadata=None, extra_dir=None):
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    paths = [str(TASKS)] + ([str(extra_dir)] if extra_dir else [])
+    manager = TaskManager(include_path=paths, include_defaults=False, metadata=metadata)
+    return _flat(get_task_dict(names, manager))
+
+
+def _variant(folder, name, base, body):
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.yaml").write_text(f"include: {base}\ntask: {name}\n{body}")
+
+
+def _metric_list(ks):
+    names = ["exact_match", "mean_acc"] + [f"{m}@{k}" for m in ("maj", "cov", "pass") for k in ks]
+    lines = "".join(f"  - metric: \"{n}\"\n    aggregation: mean\n    higher_is_better: true\n" for n in names)
+    return ("metric_list:\n" + lines + "  - metric: grading\n"
+            "    aggregation: !function s1eval.grading.hooks.extracted_share_samples\n    higher_is_better: true\n")
+
+
+@pytest.fixture(autouse=True)
+def _patient_default_pool(monkeypatch):
+    """The hooks grade through the process-wide pool; give it a generous time limit (a loaded CI machine)."""
+    from s1eval.grading import pool as pool_module
+
+    patient = pool_module.WorkerPool(workers=1, timeout_s=60.0)
+    monkeypatch.setattr(pool_module, "_DEFAULT", patient)
+    yield
+    patient.close()
+
+
+@pytest.fixture(scope="module")
+def chat_server():
+    from tests.grading.fake_openai import FakeChatServer
+
+    server = FakeChatServer().start()
+    yield server
+    server.stop()
+
+
+def test_answer_delimiters_from_yaml_and_metadata(tmp_path):
+    # The default delimiters do not know "<final>": the last box (1) is the answer; with it, 204 is.
+    response = "Reasoning with \\boxed{1} along the way. <final> 204"
+    doc = {"answer": "204", "problem": "p"}
+    _variant(tmp_path, "s1_aime24_finaltag", TASKS / "s1_aime24" / "s1_aime24.yaml",
+             'metadata:\n  version: 1.0\n  answer_delimiters: ["<final>"]\n')
+    built = _build(["s1_aime24", "s1_aime24_finaltag"], extra_dir=tmp_path)
+    assert built["s1_aime24"].config.metadata["answer_delimiters"] == ["<|im_start|>answer", "</think>"]
+    assert built["s1_aime24"].process_results(doc, [response])["grading"]["extracted"] == "1"
+    assert built["s1_aime24_finaltag"].process_results(doc, [response])["grading"]["extracted"] == "204"
+    # --metadata overrides the YAML, for every task of the run (GPQA too).
+    built = _build(["s1_aime24", "s1_gpqa_diamond"], {"answer_delimiters": ["<final>"], "gpqa_data": str(GPQA_CSV)})
+    result = built["s1_aime24"].process_results(doc, [response])
+    assert (result["exact_match"], result["grading"]["rule"]) == (1, "bare")
+    gpqa = built["s1_gpqa_diamond"].process_results({"answer": "B", "choices": None}, ["\\boxed{A} <final> B"])
+    assert gpqa["grading"]["extracted"] == "B"
+    with pytest.raises(ValueError, match="answer_delimiters must be a list"):
+        _build(["s1_aime24"], {"answer_delimiters": [""]})
+
+
+def test_judge_from_metadata_in_a_real_task(tmp_path, chat_server, monkeypatch):
+    monkeypatch.setenv("S1EVAL_TASKS_JUDGE_KEY", JUDGE_KEY)
+    chat_server.reset()
+    chat_server.replies = {("2", "two"): "Yes"}
+    judge = {"base_url": chat_server.base_url, "model": "judge-mini", "api_key_env": "S1EVAL_TASKS_JUDGE_KEY",
+             "cache": str(tmp_path / "cache")}
+    built = _build(["s1_math500", "s1_math500_maj"], {"judge": judge})
+    doc = {"answer": "2", "problem": "p"}
+    result = built["s1_math500"].process_results(doc, ["so \\boxed{two}"])
+    assert result["exact_match"] == 1
+    assert result["grading"]["method"] == "judge" and result["grading"]["judge"]["verdict"] == "yes"
+    assert result["grading"]["grader_version"] == "1+judge:judge-mini:p1"
+    assert chat_server.count == 1
+    # The sampling task: 64 responses, one judged pair, answered from the cache.
+    responses = ["\\boxed{two}"] * 32 + ["\\boxed{3}"] * 31 + ["no answer"]
+    out = built["s1_math500_maj"].process_results(doc, [responses])
+    assert (out["exact_match"], out["maj@64"], out["mean_acc"]) == (1.0, 1.0, 0.5)
+    assert [g["method"] for g in out["grading"][:2]] == ["judge", "judge"] and out["grading"][-1]["method"] == "unextracted"
+    assert sorted(chat_server.requests[i]["body"]["messages"][0]["content"].split("Given answer: ")[1].split("\n")[0]
+                  for i in range(chat_server.count)) == ["3", "two"]  # the cached pair was not asked again
+    # No key in the environment: the task refuses to build, before any generation, naming the variable.
+    monkeypatch.delenv("S1EVAL_TASKS_JUDGE_KEY")
+    with pytest.raises(Exception, match="S1EVAL_TASKS_JUDGE_KEY is not set") as err:
+        _build(["s1_math500"], {"judge": judge})
+    assert "127.0.0.1" in str(err.value)
+
+
+def test_sampling_tasks_keep_all_repeats(tmp_path):
+    from s1eval.grading.hooks import check_sampling_config
+
+    shipped = _build(["s1_aime24_maj", "s1_aime25_maj", "s1_math500_maj"])
+    for name, task in shipped.items():
+        (k,) = [f["k"] for spec in task.config.filter_list for f in spec["filter"] if f["function"] == "take_first_k"]
+        assert k == task.config.repeats == 64, name
+        check_sampling_config(task.config)
+    base = TASKS / "s1_aime24" / "s1_aime24_maj.yaml"
+    _variant(tmp_path, "maj_k_mismatch", base, "repeats: 16\n")
+    _variant(tmp_path, "maj_metrics_mismatch", base,
+             "repeats: 4\nfilter_list:\n  - name: none\n    filter:\n      - function: take_first_k\n        k: 4\n")
+    _variant(tmp_path, "maj_4", base, "repeats: 4\nfilter_list:\n  - name: none\n    filter:\n"
+             "      - function: take_first_k\n        k: 4\n" + _metric_list([1, 2, 4]))
+    with pytest.raises(ValueError, match=r"take_first_k keeps k=64 responses but repeats is 16"):
+        _build(["maj_k_mismatch"], extra_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"metric_list does not match repeats=4 .*not produced \['cov@16'"):
+        _build(["maj_metrics_mismatch"], extra_dir=tmp_path)
+    task = _build(["maj_4"], extra_dir=tmp_path)["maj_4"]
+    out = task.process_results({"answer": "23"}, [["\\boxed{23}", "\\boxed{5}", "\\boxed{5}", "\\boxed{023}"]])
+    assert (out["exact_match"], out["maj@4"], out["pass@4"]) == (1.0, 1.0, 1.0)
+    assert set(out) - {"grading"} == {m["metric"] for m in task.config.metric_list} - {"grading"}
+    with pytest.raises(ValueError, match="got 3 responses for a document but repeats is 4"):
+        task.process_results({"answer": "23"}, [["\\boxed{23}"] * 3])
