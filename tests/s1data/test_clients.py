@@ -1,9 +1,9 @@
 """The model clients of the traces/difficulty/domains stages against real backends.
 
 - A REAL vLLM OpenAI server (the s1api tests' session server, tiny model): the client's request is
-  accepted by vLLM's /v1/chat/completions, its reply parsed, the traces and difficulty stages run on it,
+  accepted by vLLM's /v1/chat/completions, its reply parsed, the traces, difficulty and domains stages run on it,
   a rerun answered from the cache, a bad model name reported without retries.
-- The s1eval engine client (HFEngine, tiny model): the same stages, `max_tokens` honoured.
+- The s1eval engine client (HFEngine, tiny model): the same three stages, `max_tokens` honoured.
 - A local HTTP stub that replays vLLM 0.32's exact reply JSON with the reasoning variants the tiny model
   cannot produce (it never writes `<think>`, and the shared server runs without a reasoning parser):
   `reasoning` (vLLM's reasoning parser), `reasoning_content` (DeepSeek's API, older vLLM), a
@@ -126,16 +126,17 @@ def _mask_untexted(model_dir: str) -> list[int]:
 
 
 @pytest.mark.slow
-def test_traces_and_difficulty_on_a_real_vllm_server(vllm_server, tmp_path):
+def test_traces_difficulty_and_domains_on_a_real_vllm_server(vllm_server, tmp_path):
     url, model = vllm_server
     spec = {"kind": "openai", "base_url": url, "model": model, "concurrency": 2, "max_retries": 1,
             "timeout": 60, "allowed_token_ids": _mask_untexted(model)}
     src = _source(tmp_path)
     stages = [make_stage("traces", {"client": spec, "teacher": "tiny", "sampling": {"temperature": 0.0, "max_tokens": 16}}),
               make_stage("difficulty", {"solvers": {"tiny": spec}, "sampling": {"temperature": 0.0, "max_tokens": 16},
-                                        "tokenizer": model})]
+                                        "tokenizer": model}),
+              make_stage("domains", {"client": spec, "sampling": {"temperature": 0.0, "max_tokens": 8}})]
     res = run_pipeline(stages, tmp_path / "run", src)
-    traces, diff = (read_parquet(r.data) for r in res)
+    traces, diff, domains = (read_parquet(r.data) for r in res)
     # vLLM accepted the request (model, messages, sampling, allowed_token_ids) and the reply was parsed:
     # the tiny model answers a chat-templated question with "42" and no thinking, so each trace row is
     # kept with the no-thinking error (the quality stage drops it as api_error)
@@ -148,6 +149,8 @@ def test_traces_and_difficulty_on_a_real_vllm_server(vllm_server, tmp_path):
     assert [r["tiny_correct"] for r in diff] == [True, False, True]
     assert [r["teacher_correct"] for r in diff] == [True, False, True]
     assert all(r["thinking_tokens"] is None for r in diff)  # no thinking to count
+    # domains: the ~1,700-token MSC prompt fits the server's 2,048 and "42" is a valid code (harmonic analysis)
+    assert [(r["domain"], r["domain_detail"]) for r in domains] == [("42", "")] * 3
     # forced to run again (its completion record and chunks removed), the stage pays for nothing: every
     # reply comes from the stage folder's cache, keyed by question hash
     import shutil
@@ -168,16 +171,18 @@ def test_a_wrong_model_name_is_reported_once_not_retried(vllm_server):
 
 
 # ============================================================================ the s1eval engine client
-def test_engine_client_runs_traces_and_difficulty(tiny_tok, tmp_path):
+def test_engine_client_runs_traces_difficulty_and_domains(tiny_tok, tmp_path):
     spec = {"kind": "engine", "model_path": tiny_tok, "max_new_tokens": 16, "model": "tiny-engine"}
     stages = [make_stage("traces", {"client": spec, "teacher": "tiny"}),
               make_stage("difficulty", {"solvers": {"tiny": spec}, "sampling": {"temperature": 0.0},
-                                        "tokenizer": tiny_tok})]
+                                        "tokenizer": tiny_tok}),
+              make_stage("domains", {"client": spec})]
     res = run_pipeline(stages, tmp_path / "run", _source(tmp_path))
-    traces, diff = (read_parquet(r.data) for r in res)
+    traces, diff, domains = (read_parquet(r.data) for r in res)
     assert [r["attempt"] for r in traces] == ["42"] * 3
     assert all(r["thinking_trajectory"] is None and r["api_error"] == NO_THINKING for r in traces)
     assert [r["tiny_correct"] for r in diff] == [True, False, True]
+    assert [r["domain"] for r in domains] == ["42"] * 3
     # the OpenAI field max_tokens caps the engine's reply as it would a server's
     client = make_client(spec)
     assert [r.text for r in client.chat(["What is 6 times 7?"], {"max_tokens": 1, "temperature": 0.0})] == ["4"]
