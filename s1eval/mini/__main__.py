@@ -1,0 +1,82 @@
+"""``python -m s1eval.mini COMMAND``: the shipped test set, measurements, tokenizer, teacher rows and the pool."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _write_jsonl(rows, path: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    print(f"{len(rows)} rows -> {path}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    from s1eval.mini.data import TEST_FILE, TEST_SEED, TEST_SIZE
+    from s1eval.mini.problems import K_MAX, K_MIN
+
+    parser = argparse.ArgumentParser(prog="python -m s1eval.mini", description="the mini-s1 task family")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("make-test", help="write the held-out test set (the shipped file by default)")
+    p.add_argument("--out", default=str(TEST_FILE))
+    p.add_argument("--n", type=int, default=TEST_SIZE)
+    p.add_argument("--seed", type=int, default=TEST_SEED)
+    p = sub.add_parser("measure", help="answer distribution and trivial baselines on held-out problems")
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pool", type=int, default=50_000, help="train problems the majority baselines learn from")
+    p.add_argument("--split", default="dev", choices=("dev", "test"))
+    p = sub.add_parser("tokenizer", help="write the mini tokenizer's files to OUT")
+    p.add_argument("out")
+    for name, what in (("teacher", "candidate rows with teacher traces (s1K schema) for the s1 step"),
+                       ("pool", "the pretraining pool (s1K schema; plain traces and answer-only rows)")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("out", help="JSONL file")
+        p.add_argument("--n", type=int, required=True)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--k-min", type=int, default=K_MIN)
+        p.add_argument("--k-max", type=int, default=K_MAX)
+        p.add_argument("--slip-rate", type=float, default=0.03 if name == "teacher" else 0.0)
+        p.add_argument("--recheck-rate", type=float, default=0.03 if name == "teacher" else 0.0)
+        p.add_argument("--final-recheck-rate", type=float, default=0.15 if name == "teacher" else 0.0)
+        p.add_argument("--error-rate", type=float, default=0.0)
+        if name == "teacher":
+            p.add_argument("--replies", help="also write s1data `recorded` client replies to this JSONL")
+        else:
+            p.add_argument("--answer-only-share", type=float, default=0.2)
+    args = parser.parse_args(argv)
+
+    if args.cmd == "make-test":
+        from s1eval.mini.data import write_test_file
+
+        print(write_test_file(args.out, args.n, args.seed))
+    elif args.cmd == "measure":
+        from s1eval.mini.measure import format_report, measure
+
+        print(format_report(measure(args.n, args.seed, args.pool, args.split)))
+    elif args.cmd == "tokenizer":
+        from s1eval.mini.tokenizer import build_tokenizer
+
+        print(build_tokenizer(args.out))
+    else:
+        from s1eval.mini.traces import TraceConfig, pool_rows, recorded_replies, teacher_rows
+
+        cfg = TraceConfig(args.slip_rate, args.recheck_rate, args.final_recheck_rate, args.error_rate)
+        k_range = (args.k_min, args.k_max)
+        if args.cmd == "teacher":
+            rows = teacher_rows(args.n, args.seed, cfg, k_range=k_range)
+            if args.replies:
+                _write_jsonl(recorded_replies(rows), args.replies)
+        else:
+            rows = pool_rows(args.n, args.seed, args.answer_only_share, k_range, cfg)
+        _write_jsonl(rows, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
