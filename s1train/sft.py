@@ -1,0 +1,63 @@
+"""`s1train sft`: the s1 SFT script, trl style: parse, resolve, data, trainer, train, save.
+
+    s1train sft --config recipes/s1_32b.yaml [--option value ...]
+    accelerate launch --config_file s1train/configs/accelerate/fsdp.yaml -m s1train.cli sft --config recipes/s1_32b.yaml
+
+Before training it logs (and writes to `output_dir/s1train_run.json`) what the run will do: the global batch
+and how it is made, the number of optimizer steps, how many samples exceed the block and what happens to them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from s1train.config import expected_steps, parse, resolve
+
+log = logging.getLogger(__name__)
+
+
+def build(argv: list[str]):
+    """Everything up to training: returns (trainer, record). Tests build the trainer the real run would."""
+    from transformers import AutoTokenizer
+    from trl import SFTTrainer, get_peft_config
+
+    from s1train.data import build_dataset
+
+    script, args, model = parse(argv)
+    derived = resolve(script, args, model)
+    tokenizer = AutoTokenizer.from_pretrained(model.model_name_or_path, revision=model.model_revision,
+                                              trust_remote_code=args.trust_remote_code)
+    dataset, data_stats = build_dataset(script, tokenizer)
+    steps = expected_steps(len(dataset), args.world_size, args.per_device_train_batch_size,
+                           args.gradient_accumulation_steps, args.num_train_epochs)
+    log.info("global batch %d = %d per device x %d process(es) x %d accumulation step(s); %d rows x %g epochs -> "
+             "%d optimizer steps", args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps,
+             args.per_device_train_batch_size, args.world_size, args.gradient_accumulation_steps, len(dataset),
+             args.num_train_epochs, steps)
+    trainer = SFTTrainer(model=model.model_name_or_path, args=args, train_dataset=dataset, processing_class=tokenizer,
+                         peft_config=get_peft_config(model))
+    record = {"argv": argv, "derived": derived, "expected_steps": steps,
+              "data": {k: v for k, v in data_stats.items() if k != "overlong_rows"}}
+    return trainer, record
+
+
+def main(argv: list[str]) -> int:
+    trainer, record = build(argv)
+    args = trainer.args
+    run_file = Path(args.output_dir) / "s1train_run.json"
+    if trainer.accelerator.is_main_process:
+        Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+        run_file.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
+    trainer.save_model(args.output_dir)
+    if trainer.accelerator.is_main_process:
+        record["log_history"] = trainer.state.log_history  # losses, learning rates, grad norms per step
+        run_file.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    log.info("model saved to %s", args.output_dir)
+    if args.push_to_hub:
+        trainer.push_to_hub()
+    if hasattr(trainer, "end"):  # transformers >= 5.18 finishes trackers and the process group here
+        trainer.end()
+    return 0
