@@ -138,3 +138,23 @@ def test_training_text_with_mini_tokenizer(mini_tok):
                          f"{row['attempt']}<|im_end|>\n")  # "Answer: " is not added again
     assert "Final Answer: Final" not in text
     assert mini_tok.decode(mini_tok.encode(text, add_special_tokens=False)) == text
+
+
+def test_cli_rows_feed_s1train_formatting(tmp_path, mini_tok):
+    from s1eval.mini.__main__ import main
+    from s1train.data import format_dataset, load_rows
+
+    main(["teacher", str(tmp_path / "teacher.jsonl"), "--n", "20", "--replies", str(tmp_path / "replies.jsonl")])
+    main(["pool", str(tmp_path / "pool.jsonl"), "--n", "40", "--answer-only-share", "0.5"])
+    assert len((tmp_path / "replies.jsonl").read_text().splitlines()) == 20
+    for name in ("teacher.jsonl", "pool.jsonl"):
+        rows = load_rows(str(tmp_path / name))
+        ds = format_dataset(rows, mini_tok)
+        for row, ex in zip(rows, ds):
+            assert ex["prompt"].endswith(f"{row['question']}<|im_end|>\n<|im_start|>assistant\n")
+            trace = row["thinking_trajectories"][0]
+            assert ex["completion"] == (f"<|im_start|>think\n{trace}\n<|im_start|>answer\n"
+                                        f"{row['attempt']}<|im_end|>")
+    # answer-only pool rows: an empty thinking
+    assert any(ex["completion"].startswith("<|im_start|>think\n\n<|im_start|>answer\nFinal Answer: ")
+               for ex in format_dataset(load_rows(str(tmp_path / "pool.jsonl")), mini_tok))
