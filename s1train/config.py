@@ -78,19 +78,24 @@ def _valid_keys() -> set[str]:
     return {f.name for cls in DATACLASSES for f in fields(cls)} | {"env"}
 
 
+def _unknown(keys: list[str], where: str) -> ConfigError:
+    valid = _valid_keys()
+    hints = []
+    for key in keys:
+        near = difflib.get_close_matches(key, valid, n=2)
+        hints.append(f"{key!r}" + (f" (did you mean {', '.join(near)}?)" if near else ""))
+    return ConfigError(f"{where}: unknown option(s) {', '.join(hints)}; options are the fields of S1ScriptArguments, "
+                       "trl.SFTConfig (TrainingArguments) and trl.ModelConfig (`s1train sft --help` lists them)")
+
+
 def check_recipe_keys(path: str | os.PathLike) -> None:
     """Fail on unknown keys of a recipe with did-you-mean suggestions (trl would only list them)."""
     data = yaml.safe_load(Path(path).read_text())
     if not isinstance(data, dict):
         raise ConfigError(f"recipe {path} must be a YAML mapping of option: value, got {type(data).__name__}")
-    valid = _valid_keys()
-    bad = [k for k in data if k not in valid]
+    bad = [k for k in data if k not in _valid_keys()]
     if bad:
-        hints = [f"{k!r}" + (f" (did you mean {', '.join(difflib.get_close_matches(k, valid, n=2))}?)"
-                             if difflib.get_close_matches(k, valid, n=2) else "") for k in bad]
-        raise ConfigError(f"recipe {path}: unknown option(s) {', '.join(hints)}; options are the fields of "
-                         "S1ScriptArguments, trl.SFTConfig (TrainingArguments) and trl.ModelConfig "
-                         "(`s1train sft --help` lists them)")
+        raise _unknown(bad, f"recipe {path}")
 
 
 def parse(argv: list[str]) -> tuple[S1ScriptArguments, S1SFTConfig, ModelConfig]:
@@ -103,7 +108,12 @@ def parse(argv: list[str]) -> tuple[S1ScriptArguments, S1SFTConfig, ModelConfig]
             raise ConfigError("--config needs a recipe path, e.g. --config recipes/s1_32b.yaml")
         check_recipe_keys(argv[idx + 1])
     parser = TrlParser(DATACLASSES, prog="s1train sft")
-    return parser.parse_args_and_config(argv)
+    # unknown options first, before the dataclasses run their own checks on what they did understand
+    options = set(parser._option_string_actions) | {"--config"}
+    bad = [a[2:].split("=")[0] for a in argv if a.startswith("--") and a.split("=")[0] not in options]
+    if bad:
+        raise _unknown(bad, "command line")
+    return tuple(parser.parse_args_and_config(argv))
 
 
 def _need(module: str, option: str, install: str) -> None:
@@ -116,8 +126,8 @@ def derive_accumulation(global_batch: int, world_size: int, per_device: int) -> 
     """gradient_accumulation_steps so that per_device x world_size x steps == global_batch."""
     if global_batch % (world_size * per_device):
         raise ConfigError(f"global_batch_size={global_batch} is not a multiple of {world_size} process(es) x "
-                         f"per_device_train_batch_size={per_device}; use a process count that divides it (1, 2, 4, "
-                         f"8 or 16 GPUs for 16) or change per_device_train_batch_size")
+                         f"per_device_train_batch_size={per_device}; use a number of processes (GPUs) and a per-device "
+                         f"batch whose product divides {global_batch} (1, 2, 4, 8 or 16 GPUs for the paper's 16)")
     return global_batch // (world_size * per_device)
 
 

@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from s1data.stages.export import ANSWER, THINK, assistant_turn, trace_and_attempt, training_text
+from s1eval.budget.config import PRESETS as EVAL_PRESETS
 
 from s1train.config import ConfigError
 
 log = logging.getLogger(__name__)
 
-PRESETS = {"s1": (THINK, ANSWER), "think_tags": ("<think>", "</think>")}
+# the delimiters evaluation uses (s1eval's presets), so that a model is trained on what budget forcing expects
+PRESETS = {name: (p["thinking_start"], p["thinking_end"]) for name, p in EVAL_PRESETS.items()}
 ASSISTANT_HEADER = "<|im_start|>assistant\n"
 
 
@@ -41,11 +43,12 @@ def load_rows(name: str, config: str | None = None, split: str = "train"):
         ds = datasets.load_from_disk(str(path))
         return ds[split] if isinstance(ds, datasets.DatasetDict) else ds
     if path.exists():
-        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        files = sorted(path.glob("*")) if path.is_dir() else [path]
         kinds = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}
         found = [f for f in files if f.suffix in kinds]
-        if not found:
-            raise ConfigError(f"dataset {name!r}: no saved dataset, parquet or json(l) files there")
+        if not found or len({kinds[f.suffix] for f in found}) > 1:
+            raise ConfigError(f"dataset {name!r}: expected a saved dataset, or parquet or json(l) files of one kind; "
+                              f"found {[f.name for f in files][:10]}")
         return datasets.load_dataset(kinds[found[0].suffix], data_files=[str(f) for f in found], split="train")
     return datasets.load_dataset(name, config, split=split)
 
@@ -85,7 +88,7 @@ def prompt_completion(tokenizer: Any, question: str, trace: str, attempt: str, p
         raise ConfigError(f"the chat template of {getattr(tokenizer, 'name_or_path', '?')!r} does not render the "
                          "user turn with add_generation_prompt as a prefix of the whole conversation; "
                          "use Qwen2.5's template")
-    if preset != "s1":
+    if PRESETS[preset] != (THINK, ANSWER):
         full = _swap_delimiters(full, prompt, trace, preset)
     return {"prompt": prompt, "completion": full[len(prompt):].rstrip("\n")}
 

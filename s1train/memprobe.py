@@ -77,7 +77,8 @@ def _step(model, opt, ids, cfg: dict[str, Any], mark=None) -> None:
     fused = cfg.get("loss_head", "fused") == "fused"
     mark("forward")
     with torch.autocast(ids.device.type, dtype=torch.bfloat16, enabled=cfg.get("precision", "bf16") == "bf16"):
-        out = model(input_ids=ids, labels=ids, attention_mask=torch.ones_like(ids), **({"fused_lm_head": True} if fused else {}))
+        extra = {"fused_lm_head": True} if fused else {}
+        out = model(input_ids=ids, labels=ids, attention_mask=torch.ones_like(ids), **extra)
         loss = out.loss
     del out
     mark("backward")

@@ -4,7 +4,9 @@
     accelerate launch --config_file s1train/configs/accelerate/fsdp.yaml -m s1train.cli sft --config recipes/s1_32b.yaml
 
 Before training it logs (and writes to `output_dir/s1train_run.json`) what the run will do: the global batch
-and how it is made, the number of optimizer steps, how many samples exceed the block and what happens to them.
+and how it is made, the number of optimizer steps, how many samples exceed the block and what happens to them,
+and what produced it (package versions, tokenizer and chat-template hashes, seed); the loss history is
+added when training ends.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import json
 import logging
 from pathlib import Path
 
+from s1eval.runinfo import package_version, run_record
 from s1train.config import expected_steps, parse, resolve
+
+TRAIN_PACKAGES = ("trl", "accelerate", "peft", "datasets", "deepspeed", "liger-kernel", "flash-attn")
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +35,19 @@ def build(argv: list[str]):
     tokenizer = AutoTokenizer.from_pretrained(model.model_name_or_path, revision=model.model_revision,
                                               trust_remote_code=args.trust_remote_code)
     dataset, data_stats = build_dataset(script, tokenizer)
-    steps = expected_steps(len(dataset), args.world_size, args.per_device_train_batch_size,
-                           args.gradient_accumulation_steps, args.num_train_epochs)
+    per_device, world = args.per_device_train_batch_size, args.world_size
+    accumulation = args.gradient_accumulation_steps
+    steps = expected_steps(len(dataset), world, per_device, accumulation, args.num_train_epochs)
     log.info("global batch %d = %d per device x %d process(es) x %d accumulation step(s); %d rows x %g epochs -> "
-             "%d optimizer steps", args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps,
-             args.per_device_train_batch_size, args.world_size, args.gradient_accumulation_steps, len(dataset),
+             "%d optimizer steps", per_device * world * accumulation, per_device, world, accumulation, len(dataset),
              args.num_train_epochs, steps)
     trainer = SFTTrainer(model=model.model_name_or_path, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=get_peft_config(model))
     record = {"argv": argv, "derived": derived, "expected_steps": steps,
-              "data": {k: v for k, v in data_stats.items() if k != "overlong_rows"}}
+              "data": {k: v for k, v in data_stats.items() if k != "overlong_rows"},
+              "run": run_record(backend="s1train", tokenizer=tokenizer, dtype=model.dtype,
+                                batch_size=per_device * world * accumulation, seed=args.seed,
+                                extra={"train_versions": {d: package_version(d) for d in TRAIN_PACKAGES}})}
     return trainer, record
 
 

@@ -45,8 +45,11 @@ def test_command_line_overrides_the_recipe(tmp_path):
 def test_unknown_recipe_keys_fail_with_suggestions(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(RECIPE.read_text() + "learning_rat: 1.0e-5\nblock_sise: 100\n")
-    with pytest.raises(ConfigError, match=r"'learning_rat' \(did you mean learning_rate.*'block_sise' \(did you mean block_size"):
+    with pytest.raises(ConfigError, match=r"'learning_rat' \(did you mean learning_rate.*"
+                                          r"'block_sise' \(did you mean block_size"):
         parse(["--config", str(bad)])
+    with pytest.raises(ConfigError, match=r"command line: unknown option\(s\) 'block_sise' \(did you mean block_size"):
+        parse(["--config", str(RECIPE), "--block_sise", "3"])
 
 
 @pytest.mark.parametrize("world, accumulation", [(1, 16), (2, 8), (4, 4), (8, 2), (16, 1)])

@@ -39,6 +39,7 @@ def test_sft_command_trains_and_the_checkpoint_budget_forces_in_s1hf(tiny_ends, 
     record = json.loads((out / "s1train_run.json").read_text())
     losses = [h["loss"] for h in record["log_history"] if "loss" in h]
     assert record["expected_steps"] == len(losses) == 4 and record["derived"]["gradient_accumulation_steps"] == 4
+    assert record["run"]["train_versions"]["trl"] and record["run"]["chat_template_sha"]
     assert losses[-1] < losses[0], losses
 
     before, after = tensors(tiny_ends), tensors(out)
