@@ -124,7 +124,7 @@ def measure(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def planned(cfg: dict[str, Any]) -> float:
-    """`s1train plan`'s peak for the same configuration (one device, no sharding)."""
+    """`s1train plan`'s peak for the same configuration (one device, no sharding), as the probe measures it."""
     from s1train.plan import PlanInput, estimate
     from s1train.shapes import ModelShape
 
@@ -133,7 +133,9 @@ def planned(cfg: dict[str, Any]) -> float:
     inp = PlanInput(model=shape, gpus=1, seq_len=cfg["seq_len"], sharding="none",
                     checkpointing=cfg.get("checkpointing", True), precision=cfg.get("precision", "bf16"),
                     loss_head=cfg.get("loss_head", "fused"), device=cfg.get("device", "cpu"))
-    return estimate(inp).peak
+    plan = estimate(inp)
+    # max_memory_allocated does not see the CUDA context and NCCL buffers that the plan's runtime term covers
+    return plan.peak - plan.phases[plan.peak_phase].get("runtime", 0.0)
 
 
 def run_subprocess(configs: list[dict[str, Any]], timeout: float = 600, threads: int = 1) -> list[dict[str, Any]]:
