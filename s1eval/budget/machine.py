@@ -116,6 +116,10 @@ class RequestMachine:
             (stop_ids.add(single) if single is not None else stop_strings.append(stop))
         self.think_stop_ids, self.think_stop_strings = frozenset(stop_ids), tuple(stop_strings)
         self.think_sampling = {**self.spec.sampling, **cfg.thinking_sampling}
+        # lm-eval sets do_sample=False on greedy tasks; temperature_thinking=0.7 alone must still
+        # sample the thinking phase (as in the fork), not be silently overruled by that flag.
+        if "temperature" in cfg.thinking_sampling and "do_sample" not in cfg.thinking_sampling:
+            self.think_sampling["do_sample"] = float(cfg.thinking_sampling["temperature"] or 0) > 0
         self.phase = Phase.THINK
 
     # ------------------------------------------------------------------ driving

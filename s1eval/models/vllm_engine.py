@@ -39,6 +39,9 @@ def sampling_params(c: Continuation, allowed_ids: list[int] | None) -> Any:
         ignore_eos=False, detokenize=bool(c.stop_strings), allowed_token_ids=allowed_ids,
         # stop strings may contain special tokens (`<|im_start|>0`): match them in the raw text
         skip_special_tokens=False, spaces_between_special_tokens=False,
+        # Each continuation gets fresh params, so vLLM need not deep-copy them; with Qwen2.5's
+        # 151,665 allowed ids that copy cost ~56 ms per round (benchmarks/README.md).
+        skip_clone=True,
     )
 
 

@@ -228,3 +228,13 @@ def test_rejection_totals_report_tries_and_never_fitting_requests():
     results, _ = run(kw, [Script(rounds=[20, 15, 4]), Script(rounds=[3])])
     totals = summarize([r.stats.to_dict() for r in results])
     assert totals["rejection_tries"] == 3 and totals["rejection_never_fit"] == 1
+
+
+def test_temperature_thinking_alone_samples_the_thinking_phase():
+    # lm-eval's greedy tasks carry do_sample=False; the thinking override must still sample
+    r, engine = one({"max_tokens_thinking": 10, "temperature_thinking": 0.7, "do_sample": False}, Script(rounds=[3]))
+    think, answer = engine.log[0], engine.log[-1]
+    assert think.sampling["temperature"] == 0.7 and think.sampling["do_sample"] is True
+    assert answer.sampling["do_sample"] is False
+    from s1eval.budget.engine import is_greedy
+    assert not is_greedy(think.sampling) and is_greedy(answer.sampling)
