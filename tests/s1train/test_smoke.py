@@ -51,20 +51,21 @@ def test_sft_command_trains_and_the_checkpoint_budget_forces_in_s1hf(tiny_ends, 
                          "model.layers.0.mlp.up_proj.weight", "model.layers.0.post_attention_layernorm.weight"]
     assert not before["lm_head.weight"].equal(after["lm_head.weight"])
 
-    from lm_eval.api.instance import Instance
+    # The checkpoint through lm-eval's own evaluator, as a user runs it: model s1hf, a real task.
+    from lm_eval import simple_evaluate
 
+    from s1eval import _autoload
     from s1eval.budget import COLLECTOR
-    from s1eval.models.hf import S1HFLM
 
-    lm = S1HFLM(pretrained=str(out), max_length=1024)
-    prompt = lm.tokenizer.apply_chat_template([{"role": "user", "content": "What is 2 + 40?"}], tokenize=False,
-                                              add_generation_prompt=True)
-    kwargs = {"max_gen_toks": 64, "max_tokens_thinking": 12, "thinking_n_ignore": 1, "thinking_n_ignore_str": "Wait",
-              "until": [], "do_sample": False}
+    _autoload.install(force=True)
     COLLECTOR.clear()
-    (text,) = lm.generate_until([Instance("generate_until", {}, (prompt, kwargs), idx=0, metadata=("smoke", 0, 1))],
-                                disable_tqdm=True)
-    (stats,) = COLLECTOR.pop_task("smoke")
+    result = simple_evaluate(model="s1hf", model_args=f"pretrained={out},max_length=2048", tasks=["s1_aime24"],
+                             limit=1, apply_chat_template=True, log_samples=True,
+                             gen_kwargs="max_gen_toks=256,max_tokens_thinking=12,thinking_n_ignore=1,"
+                                        "thinking_n_ignore_str=Wait")
+    (text,) = result["samples"]["s1_aime24"][0]["resps"][0]
+    (stats,) = COLLECTOR.pop_task("s1_aime24")
     assert text.startswith("<|im_start|>think") and "<|im_start|>answer" in text
     assert 0 < stats["thinking_tokens"] <= 12 and stats["budget"] == 12
     assert stats["forced"] == ("<|im_start|>answer\nFinal Answer:" in text)
+    assert result["config"]["s1_run_record"]["backend"] == "s1hf"
