@@ -145,7 +145,7 @@ def test_launchers_fail_clearly_without_their_settings():
 
 
 @pytest.mark.gpu
-def test_fsdp_launch_trains_the_tiny_model_on_gpus(tiny_ends, tmp_path):
+def test_gpu_fsdp_launch_trains_the_tiny_model(tiny_ends, tmp_path):
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA GPUs: accelerate applies FSDP on accelerators only")

@@ -124,7 +124,7 @@ def test_estimate_within_15_percent_of_peak_memory_measured_on_cpu():
 
 
 @pytest.mark.gpu
-def test_estimate_within_15_percent_of_cuda_peak_memory():
+def test_gpu_estimate_within_15_percent_of_cuda_peak_memory():
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU: torch.cuda.max_memory_allocated of a real step on a small random model")
