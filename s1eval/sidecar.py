@@ -30,18 +30,22 @@ def samples_dir(tracker: Any) -> Path | None:
     return path / str(tracker.general_config_tracker.model_name_sanitized)
 
 
-def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Write rows as JSON lines; readers never see a half-written file."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path`; readers never see a half-written file, a failure leaves no temp file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write rows as JSON lines, atomically."""
+    write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def on_samples_saved(tracker: Any, task_name: str) -> Path | None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import statistics
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
+
+from s1eval.sidecar import write_text_atomic
 
 FIELDS = ("setting", "task", "budget", "ignores", "control", "n", "accuracy", "ci_low", "ci_high",
           "thinking_tokens_mean", "within_budget_share", "forced_share")
@@ -56,13 +56,6 @@ def setting_rows(folder: Path, setting: Any, tasks: Sequence[str]) -> list[dict[
     return rows
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'setting':<24} {'task':<16} {'n':>4} {'accuracy':>9} {'95% CI':>15} {'thinking':>9} {'within':>7}"]
     for r in rows:
@@ -87,10 +80,10 @@ def write_summary(out: Path, settings: Sequence[Any], plot: bool = True) -> dict
     writer = csv.DictWriter(buf, fieldnames=FIELDS)
     writer.writeheader()
     writer.writerows(rows)
-    _write_text_atomic(out / "summary.csv", buf.getvalue())
+    write_text_atomic(out / "summary.csv", buf.getvalue())
     metrics = sweep_metrics(rows)
     summary = {"rows": rows, "metrics": metrics}
-    _write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
     if plot and rows:
         from s1eval.scaling.plot import plot_scaling
 

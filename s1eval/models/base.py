@@ -60,14 +60,15 @@ class BudgetForcingMixin:
         codec = self._s1_codec()
         specs = self._s1_specs(requests, codec)
 
+        texts: list[str] = [""] * len(requests)
+
         def on_finish(i: int, result: Any) -> None:
             COLLECTOR.add(result.stats)
-            text = self._s1_returned_text(result.text)
-            self.cache_hook.add_partial("generate_until", requests[i].args, text)
+            texts[i] = self._s1_returned_text(result.text)
+            self.cache_hook.add_partial("generate_until", requests[i].args, texts[i])
 
-        results = run_requests(specs, self._s1_engine(), codec, on_finish=on_finish,
-                               progress=not disable_tqdm)
-        return [self._s1_returned_text(r.text) for r in results]
+        run_requests(specs, self._s1_engine(), codec, on_finish=on_finish, progress=not disable_tqdm)
+        return texts
 
     # ------------------------------------------------------------ helpers
     def _s1_specs(self, requests: Sequence[Any], codec: Codec) -> list[RequestSpec]:
