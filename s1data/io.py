@@ -2,15 +2,14 @@
 
 Rows are lists of dicts. Writing takes the ordered union of the rows' keys as columns (so a row
 without a key gets null there) and renames a temporary file into place, so a reader never sees
-half a file and a killed run leaves no corrupt output behind.
+half a file and a killed run leaves no corrupt output behind (one writer for the project:
+s1eval.sidecar's `write_text_atomic` / `write_bytes_atomic`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -45,30 +44,23 @@ def to_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> An
     return pa.table(arrays)
 
 
-def _atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_parquet(path: str | Path, rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
-    """Write rows to a parquet file atomically."""
+    """Write rows to a parquet file atomically (serialised in memory, then one atomic write)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = to_table(rows, columns)
-    _atomic(Path(path), lambda tmp: pq.write_table(table, tmp))
+    from s1eval.sidecar import write_bytes_atomic
+
+    buf = pa.BufferOutputStream()
+    pq.write_table(to_table(rows, columns), buf)
+    write_bytes_atomic(Path(path), buf.getvalue().to_pybytes())
 
 
 def write_json(path: str | Path, obj: Any) -> None:
     """Write a JSON document atomically (indented, keys in insertion order)."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n"
-    _atomic(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    from s1eval.sidecar import write_text_atomic
+
+    write_text_atomic(Path(path), json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def read_parquet(path: str | Path) -> list[dict[str, Any]]:

@@ -21,10 +21,10 @@ not be comparable with anything. (In lm-eval, grading runs after generation: for
 keep lm-eval's request cache on, or generate without the judge and re-grade the samples with ``s1eval grade``.)
 
 Cache: one JSON file per (judge model, prompt version, gold, extracted answer) under ``cache`` (default
-``$XDG_CACHE_HOME/s1eval/judge``, else ``~/.cache/s1eval/judge``), written atomically (temporary file, then
-``os.replace``), so concurrent runs share it and a rerun never pays for the same question twice. Every reply the
-endpoint gave is cached, including unusable ones (at temperature 0 asking again would mostly repeat them; bump
-`PROMPT_VERSION` or point ``cache`` elsewhere to ask again).
+``$XDG_CACHE_HOME/s1eval/judge``, else ``~/.cache/s1eval/judge``), written atomically (s1eval.sidecar's
+`write_text_atomic`: temporary file, then ``os.replace``), so concurrent runs share it and a rerun never pays for
+the same question twice. Every reply the endpoint gave is cached, including unusable ones (at temperature 0
+asking again would mostly repeat them; bump `PROMPT_VERSION` or point ``cache`` elsewhere to ask again).
 
 Recorded in the run: each judged sample's grading dict carries ``judge: {model, prompt_version, verdict[, error]}``,
 and `grader_id` gives every sample of a judged run the grader version ``"<GRADER_VERSION>+judge:<model>:p<N>"``,
@@ -45,7 +45,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 import urllib.error
@@ -56,6 +55,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from s1eval.sidecar import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -217,15 +218,7 @@ class Judge:
         record = {"model": self.config.model, "prompt_version": PROMPT_VERSION, "gold": gold, "answer": answer,
                   "reply": reply}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(record, fh, ensure_ascii=False)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            write_text_atomic(path, json.dumps(record, ensure_ascii=False))
         except OSError as err:  # an unwritable cache costs money on the next run, not this verdict
             log.warning("judge cache %s is not writable (%s); the reply is not cached", self.config.cache_dir, err)
 
