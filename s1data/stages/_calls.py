@@ -1,9 +1,11 @@
-"""Shared by the model-calling stages: ask a client for every row, through a per-record cache.
+"""Shared by the model-calling stages (traces, difficulty, domains): clients made once, calls cached per record.
 
-The cache lives in the stage folder (`cache_<name>.jsonl`), keyed by (purpose, model, question_hash,
-prompt hash), so a rerun or a resumed chunk never pays twice for the same question, and a changed
-prompt or model is a new key rather than a stale hit. Errors are cached too only when `cache_errors`;
-by default a failed call is retried on the next run.
+`ModelStage` makes each named client from its spec on first use (so a stage built only to be fingerprinted
+or skipped opens no connection) and `ask`s it through the per-record cache. The cache lives in the stage
+folder (`cache_<purpose>.jsonl`), keyed by (purpose, model, question_hash, prompt hash), so a rerun or a
+resumed chunk never pays twice for the same question, and a changed prompt or model is a new key rather
+than a stale hit. Errors are cached too only when `cache_errors`; by default a failed call is retried on the
+next run.
 """
 
 from __future__ import annotations
@@ -11,8 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from s1data.clients import JsonlCache, Reply, prompt_hash
+from s1data.clients import JsonlCache, Reply, make_client, prompt_hash
+from s1data.pipeline import Stage
 from s1data.record import question_hash
+
+
+def require_client(stage: str, spec: dict[str, Any], key: str = "client") -> None:
+    """The options check every model stage makes: a missing client spec is named with an example."""
+    if not spec:
+        raise ValueError(f"{stage} needs {key}: {{kind: openai, base_url: ..., model: ...}} (or engine / recorded)")
 
 
 def cached_calls(client: Any, folder: Path | None, purpose: str, rows: list[dict[str, Any]],
@@ -41,3 +50,23 @@ def cached_calls(client: Any, folder: Path | None, purpose: str, rows: list[dict
         cache.close()
     return [v or {"text": None, "reasoning": None, "error": "no reply"} for v in out], \
         {"cached": len(rows) - len(todo), "called": len(todo)}
+
+
+class ModelStage(Stage):
+    """A stage that asks models: named clients made lazily from their specs, calls through the cache."""
+
+    def __init__(self, options: Any, workdir: Any = None) -> None:
+        super().__init__(options, workdir)
+        self._clients: dict[str, Any] = {}
+
+    def client(self, name: str, spec: dict[str, Any]) -> Any:
+        """The client called `name`, made from `spec` the first time it is needed."""
+        if name not in self._clients:
+            self._clients[name] = make_client(spec)
+        return self._clients[name]
+
+    def ask(self, name: str, spec: dict[str, Any], purpose: str, rows: list[dict[str, Any]],
+            prompt_of: Callable[[dict[str, Any]], str],
+            sampling: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """`cached_calls` with client `name`: one reply dict per row, and counts {cached, called}."""
+        return cached_calls(self.client(name, spec), self.workdir, purpose, rows, prompt_of, sampling)

@@ -20,9 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from s1data.clients import make_client
-from s1data.pipeline import Stage, StageOutput
-from s1data.stages._calls import cached_calls
+from s1data.pipeline import StageOutput
+from s1data.stages._calls import ModelStage, require_client
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +54,8 @@ class DifficultyOptions:
     def __post_init__(self) -> None:
         if self.grader not in GRADERS:
             raise ValueError(f"grader={self.grader!r}; valid: {', '.join(GRADERS)}")
-        if self.grader == "judge" and not self.judge:
-            raise ValueError("grader=judge needs judge: {kind: openai, base_url: ..., model: ...}")
+        if self.grader == "judge":
+            require_client("grader=judge", self.judge, "judge")
 
 
 def parse_verdict(text: str | None) -> bool | None:
@@ -103,7 +102,7 @@ def _s1eval_grades(responses: list[str | None], golds: list[str | None]) -> list
     return out
 
 
-class Difficulty(Stage):
+class Difficulty(ModelStage):
     """Add <solver>_answer/_correct, teacher_correct, thinking_tokens; drops nothing (select filters)."""
 
     name = "difficulty"
@@ -111,19 +110,13 @@ class Difficulty(Stage):
 
     def __init__(self, options: Any, workdir: Any = None) -> None:
         super().__init__(options, workdir)
-        self._clients: dict[str, Any] = {}
         self._tok: Any = None
-
-    def _client(self, name: str, spec: dict[str, Any]) -> Any:
-        if name not in self._clients:
-            self._clients[name] = make_client(spec)
-        return self._clients[name]
 
     def _judge(self, rows: list[dict[str, Any]], attempts: list[str | None], purpose: str) -> list[tuple[bool | None, str]]:
         prompts = {id(r): JUDGE_PROMPT.format(question=r["question"], attempt=a or "", solution=r.get("solution") or "")
                    for r, a in zip(rows, attempts)}
-        replies, _ = cached_calls(self._client("judge", self.options.judge), self.workdir, f"judge_{purpose}", rows,
-                                  lambda r: prompts[id(r)], {"temperature": 0.0})
+        replies, _ = self.ask("judge", self.options.judge, f"judge_{purpose}", rows, lambda r: prompts[id(r)],
+                              {"temperature": 0.0})
         return [(parse_verdict(rep["text"]), f"judge:{(rep['text'] or rep['error'] or '')[-60:]!s}") for rep in replies]
 
     def grade(self, rows: list[dict[str, Any]], attempts: list[str | None], purpose: str) -> list[tuple[bool | None, str]]:
@@ -142,8 +135,7 @@ class Difficulty(Stage):
         out = [dict(r) for r in rows]
         extra: dict[str, Any] = {}
         for name, spec in opts.solvers.items():
-            replies, counts = cached_calls(self._client(name, spec), self.workdir, f"solve_{name}", rows,
-                                           lambda r: r["question"], opts.sampling)
+            replies, counts = self.ask(name, spec, f"solve_{name}", rows, lambda r: r["question"], opts.sampling)
             answers = [rep["text"] for rep in replies]
             for r, a, (c, d) in zip(out, answers, self.grade(rows, answers, name)):
                 r[f"{name}_answer"], r[f"{name}_correct"], r[f"{name}_grade_detail"] = a, c, d

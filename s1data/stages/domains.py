@@ -16,9 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from s1data.clients import make_client
-from s1data.pipeline import Stage, StageOutput
-from s1data.stages._calls import cached_calls
+from s1data.pipeline import StageOutput
+from s1data.stages._calls import ModelStage, require_client
 
 TABLE_PATH = Path(__file__).resolve().parent.parent / "data" / "msc2020.json"
 _CODE_RE = re.compile(r"(?<!\d)(\d{2})(?!\d)")
@@ -54,25 +53,18 @@ class DomainsOptions:
     chunk_size: int = 256
 
     def __post_init__(self) -> None:
-        if not self.client:
-            raise ValueError("domains needs client: {kind: openai, base_url: ..., model: ...} (or engine / recorded)")
+        require_client("domains", self.client)
 
 
-class Domains(Stage):
+class Domains(ModelStage):
     """Add `domain` (MSC code or null) and `domain_detail`; drops nothing."""
 
     name = "domains"
     Options = DomainsOptions
 
-    def __init__(self, options: Any, workdir: Any = None) -> None:
-        super().__init__(options, workdir)
-        self._client: Any = None
-
     def process(self, rows: list[dict[str, Any]]) -> StageOutput:
-        if self._client is None:
-            self._client = make_client(self.options.client)
-        replies, counts = cached_calls(self._client, self.workdir, "domains", rows,
-                                       lambda r: domain_prompt(r["question"]), self.options.sampling)
+        replies, counts = self.ask("judge", self.options.client, "domains", rows,
+                                   lambda r: domain_prompt(r["question"]), self.options.sampling)
         kept = []
         for row, rep in zip(rows, replies):
             code = parse_code(rep["text"])

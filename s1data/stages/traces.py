@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from s1data.clients import make_client
-from s1data.pipeline import Stage, StageOutput
-from s1data.stages._calls import cached_calls
+from s1data.pipeline import StageOutput
+from s1data.stages._calls import ModelStage, require_client
 
 
 @dataclass(frozen=True)
@@ -29,25 +28,18 @@ class TracesOptions:
     chunk_size: int = 256
 
     def __post_init__(self) -> None:
-        if not self.client:
-            raise ValueError("traces needs client: {kind: openai, base_url: ..., model: ...} (or engine / recorded)")
+        require_client("traces", self.client)
 
 
-class Traces(Stage):
+class Traces(ModelStage):
     """Add thinking_trajectory, attempt, api_error and teacher columns; drops nothing."""
 
     name = "traces"
     Options = TracesOptions
 
-    def __init__(self, options: Any, workdir: Any = None) -> None:
-        super().__init__(options, workdir)
-        self._client: Any = None
-
     def process(self, rows: list[dict[str, Any]]) -> StageOutput:
-        if self._client is None:
-            self._client = make_client(self.options.client)
-        replies, counts = cached_calls(self._client, self.workdir, "traces", rows, lambda r: r["question"],
-                                       self.options.sampling)
+        replies, counts = self.ask("teacher", self.options.client, "traces", rows, lambda r: r["question"],
+                                   self.options.sampling)
         kept = []
         for row, rep in zip(rows, replies):
             error = rep["error"]
