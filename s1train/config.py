@@ -54,6 +54,10 @@ class S1ScriptArguments:
         "help": "What to do with samples longer than block_size: truncate (keep the first block_size tokens, as the "
                 "paper did) or drop them. They are counted either way.", "choices": list(OVERLONG)})
     max_samples: int | None = field(default=None, metadata={"help": "Use only the first N rows (smoke runs)."})
+    init_from_config: bool = field(default=False, metadata={
+        "help": "Start from freshly initialised weights (seeded by `seed`) built from model_name_or_path's "
+                "config.json instead of loading its weights: the mini-s1 base model is pretrained this way. The "
+                "folder needs config.json and the tokenizer files, no weights."})
 
 
 @dataclass
@@ -156,6 +160,15 @@ def _check_options(script: S1ScriptArguments, args: S1SFTConfig, model: ModelCon
                          "most updates at lr 1e-5 away; use dtype: float32 (bf16: true already gives bf16 compute)")
 
 
+def _check_init_from_config(model: ModelConfig) -> None:
+    if not (Path(model.model_name_or_path) / "config.json").is_file():
+        raise ConfigError(f"init_from_config needs a local folder with config.json (and the tokenizer files); "
+                         f"{model.model_name_or_path!r} has none: write one with transformers' "
+                         "config.save_pretrained(folder) and tokenizer.save_pretrained(folder)")
+    if model.use_peft:
+        raise ConfigError("init_from_config with use_peft would train adapters on random weights; turn one off")
+
+
 def _resume(value: str | None) -> str | bool | None:
     if value is None or str(value).lower() in ("false", "none", ""):
         return None
@@ -197,6 +210,8 @@ def resolve(script: S1ScriptArguments, args: S1SFTConfig, model: ModelConfig) ->
     args.model_init_kwargs = {"revision": model.model_revision, "dtype": model.dtype,
                               "attn_implementation": model.attn_implementation, **(args.model_init_kwargs or {})}
     args.resume_from_checkpoint = _resume(args.resume_from_checkpoint)
+    if script.init_from_config:
+        _check_init_from_config(model)
     return {"world_size": args.world_size, "gradient_accumulation_steps": args.gradient_accumulation_steps,
             "max_length": args.max_length, "fsdp_activation_checkpointing": fsdp_ckpt}
 

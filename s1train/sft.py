@@ -23,6 +23,25 @@ TRAIN_PACKAGES = ("trl", "accelerate", "peft", "datasets", "deepspeed", "liger-k
 log = logging.getLogger(__name__)
 
 
+def _init_model(model, args):
+    """A freshly initialised model from the folder's config.json (weights from `args.seed`, float32 unless the
+    dtype says otherwise), for pretraining a tiny base from scratch."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, set_seed
+
+    set_seed(args.seed)  # the Trainer seeds again later, but the weights are drawn here
+    config = AutoConfig.from_pretrained(model.model_name_or_path, revision=model.model_revision,
+                                        trust_remote_code=args.trust_remote_code)
+    kwargs = args.model_init_kwargs or {}
+    net = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, kwargs.get("dtype") or "float32"),
+                                           attn_implementation=kwargs.get("attn_implementation"),
+                                           trust_remote_code=args.trust_remote_code)
+    args.model_init_kwargs = None  # used up here (trl warns when they come with an instantiated model)
+    log.info("init_from_config: %s with %.2fM fresh parameters (seed %d)", type(net).__name__,
+             sum(p.numel() for p in net.parameters()) / 1e6, args.seed)
+    return net
+
+
 def build(argv: list[str]):
     """Everything up to training: returns (trainer, record). Tests build the trainer the real run would."""
     from transformers import AutoTokenizer
@@ -41,7 +60,8 @@ def build(argv: list[str]):
     log.info("global batch %d = %d per device x %d process(es) x %d accumulation step(s); %d rows x %g epochs -> "
              "%d optimizer steps", per_device * world * accumulation, per_device, world, accumulation, len(dataset),
              args.num_train_epochs, steps)
-    trainer = SFTTrainer(model=model.model_name_or_path, args=args, train_dataset=dataset, processing_class=tokenizer,
+    trainer = SFTTrainer(model=_init_model(model, args) if script.init_from_config else model.model_name_or_path,
+                         args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=get_peft_config(model))
     record = {"argv": argv, "derived": derived, "expected_steps": steps,
               "data": {k: v for k, v in data_stats.items() if k != "overlong_rows"},
