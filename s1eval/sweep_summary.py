@@ -84,7 +84,8 @@ def write_summary(out: Path, settings: Sequence[Any], plot: bool = True) -> dict
     metrics = sweep_metrics(rows)
     summary = {"rows": rows, "metrics": metrics}
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
-    if plot and rows:
+    # until a setting with thinking is done (a sweep may start at budget 0) there is nothing for a log2 axis
+    if plot and any((r.get("thinking_tokens_mean") or 0) > 0 for r in rows):
         from s1eval.scaling.plot import plot_scaling
 
         plot_scaling(rows, out / "scaling.png")

@@ -3,7 +3,8 @@
 `plot_scaling(rows, path)` takes sweep summary rows (``task``, ``setting``, ``accuracy``, ``ci_low``,
 ``ci_high`` as fractions, ``thinking_tokens_mean``, optionally ``ignores``): one panel per task, one line per
 number of ignored ends (sorted by thinking tokens), 95% CIs as error bars. Settings without thinking tokens
-(none recorded, or zero) cannot sit on a log axis; they are left out and logged. Uses matplotlib's Agg canvas
+(none recorded, or zero) cannot sit on a log axis; they are left out and logged, and a setting with zero
+thinking tokens (budget 0: the no-thinking baseline) is drawn as a dashed horizontal line instead. Uses matplotlib's Agg canvas
 directly (no global backend switch, no display needed); matplotlib is the optional ``plot`` extra.
 """
 
@@ -34,7 +35,19 @@ def _series(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[Mappi
     return out
 
 
-def _draw(ax: Any, task: str, series: dict[str, list[Mapping[str, Any]]]) -> None:
+def _baselines(rows: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """task -> the first setting with exactly zero thinking tokens (no thinking at all)."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for r in rows:
+        if r.get("thinking_tokens_mean") == 0 and r.get("accuracy") is not None:
+            out.setdefault(str(r.get("task")), r)
+    return out
+
+
+def _draw(ax: Any, task: str, series: dict[str, list[Mapping[str, Any]]],
+          baseline: Mapping[str, Any] | None = None) -> None:
+    if baseline is not None:
+        ax.axhline(100 * baseline["accuracy"], linestyle="--", color="gray", label="no thinking")
     for label, rows in sorted(series.items()):
         x = [r["thinking_tokens_mean"] for r in rows]
         y = [100 * r["accuracy"] for r in rows]
@@ -64,8 +77,9 @@ def build_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
                          "(are the s1stats sidecars missing?)")
     fig = Figure(figsize=(4.5 * len(tasks), 3.6), layout="constrained")
     axes = fig.subplots(1, len(tasks), squeeze=False)[0]
+    baselines = _baselines(rows)
     for ax, (task, series) in zip(axes, sorted(tasks.items())):
-        _draw(ax, task, series)
+        _draw(ax, task, series, baselines.get(task))
     return fig
 
 

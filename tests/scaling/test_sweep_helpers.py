@@ -53,14 +53,16 @@ def test_plot_is_a_png_on_a_log2_axis(tmp_path):
 
     rows = [row(f"b{b}_i{i}", b, 0.3 + 0.01 * b ** 0.5 + 0.02 * i, b * 0.9, ignores=i)
             for b in (512, 1024, 2048) for i in (0, 2)]
-    rows.append(row("zero", 0, 0.1, 0))  # cannot sit on a log axis: left out
+    rows.append(row("zero", 0, 0.1, 0))  # cannot sit on a log axis: a dashed no-thinking line instead
     rows.append(row("m", 512, 0.9, 400, task="s1_math500"))
     fig = build_figure(rows)
     aime, math500 = fig.axes
     assert aime.get_xscale() == "log" and aime.xaxis.get_transform().base == 2
     assert aime.xaxis.get_major_formatter()(2048, 0) == "2048"  # tokens, as in the paper's figures
     assert aime.get_title() == "s1_aime24" and math500.get_title() == "s1_math500"
-    assert [t.get_text() for t in aime.get_legend().get_texts()] == ["0 ignored", "2 ignored"]
+    assert [t.get_text() for t in aime.get_legend().get_texts()] == ["no thinking", "0 ignored", "2 ignored"]
+    assert [list(ln.get_ydata()) for ln in aime.lines if ln.get_label() == "no thinking"] == [[10.0, 10.0]]
+    assert "no thinking" not in [t.get_text() for t in math500.get_legend().get_texts()]
     series = [c.lines[0] for c in aime.containers]
     assert [list(line.get_xdata()) for line in series] == [[460.8, 921.6, 1843.2]] * 2
     path = plot_scaling(rows, tmp_path / "plots" / "scaling.png")
