@@ -11,8 +11,9 @@ joined exactly as the script joins them (`agieval_question`), so their hashes ma
 Per-source filters (drop reasons): OlympicArena keeps English text-only problems; TheoremQA drops questions
 with a picture; AGIEval's MATH part keeps level 5; SciEval drops rows without an answer; LiveCodeBench keeps
 `hard`; AIME keeps 1983-2021 (2022+ is evaluation data); NuminaMath keeps `aops_forum` plus the questions of a
-keep list (the authors' numinamath_500 selection) when one is given. Subsampling (xword 1,000, SciEval 250)
-happens in the collect stage with a seed.
+keep list (the authors' numinamath_500 selection) when one is given. Subsampling (xword 1,000 by the seeded
+shuffle of `datasets`, SciEval 250 by the script's task/topic quotas; s1data.subsample) happens in the collect
+stage, after its optional decontamination, as in the script.
 """
 
 from __future__ import annotations
@@ -21,19 +22,23 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from s1data.record import Drop, make_record
+from s1data.subsample import scieval_balanced, shuffle_head
 
 Part = tuple[str | None, str]  # (config, split)
 
 
 @dataclass(frozen=True)
 class Source:
-    """A pool source: hub id, parts to load, row converter, optional subsample size."""
+    """A pool source: hub id, parts to load, row converter, optional subsample size and how to subsample
+    (`select(rows, n, seed, keep)` -> chosen indices; s1data.subsample)."""
 
     name: str
     hub_id: str
     parts: tuple[Part, ...]
     convert: Callable[[dict[str, Any], Part], Any]
     sample: int | None = None
+    select: Callable[..., list[int]] = shuffle_head
+    against_sources: bool = True  # checked for n-gram overlap with earlier sources (collect.across_sources)
     load_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -172,22 +177,29 @@ _OA = ("Math", "Physics", "Chemistry", "Biology", "Geography", "Astronomy", "CS"
 _AGI = ("sat_en", "sat_math", "lsat_ar", "lsat_lr", "lsat_rc", "logiqa", "aqua_rat", "math_agieval")
 _OB = ("OE_TO_maths_en_COMP", "OE_TO_physics_en_COMP", "TP_TO_maths_en_COMP", "TP_TO_physics_en_COMP")
 
+# In the order of the authors' script (DS_TO_SELECTION), which matters twice: a question sharing an n-gram
+# with an earlier source's question is dropped when collect decontaminates across sources, and exact dedup
+# keeps the first copy. AIME is last: the script has no AIME loader; its 1983-2021 rows were added to the pool
+# afterwards (890 of them), so they are checked against the evaluation sets but not against earlier sources,
+# which hold many AIME problems (NuminaMath's aops_forum, Omni-MATH) and would otherwise remove most of them.
 SOURCES: dict[str, Source] = {s.name: s for s in (
-    Source("numinamath", "AI-MO/NuminaMath-CoT", ((None, "train"),), _numina),
     Source("math", "simplescaling/openaimath", ((None, "train"),), _math),
-    Source("olympicarena", "GAIR/OlympicArena", tuple((c, s) for c in _OA for s in ("test", "val")), _olympic_arena),
-    Source("omnimath", "KbsdJames/Omni-MATH", ((None, "test"),), _omni),
-    Source("agieval", "baber/agieval", tuple((c, s) for c in _AGI for s in ("test", "few_shot")), _agieval),
-    Source("xword", "0xharib/xword1", ((None, "train"),), _xword, sample=1000),
-    Source("olympiadbench", "Hothan/OlympiadBench", tuple((c, "train") for c in _OB), _olympiad_bench),
-    Source("aime", "qq8933/AIME_1983_2024", ((None, "train"),), _aime),
+    # every config's test split, then every config's val split, as the script concatenates them
+    Source("olympicarena", "GAIR/OlympicArena", tuple((c, s) for s in ("test", "val") for c in _OA), _olympic_arena),
     Source("theoremqa", "TIGER-Lab/TheoremQA", ((None, "test"),), _theoremqa),
-    Source("usaco", "codegenning/usacobench_formatted", ((None, "test"),), _usaco),
+    Source("numinamath", "AI-MO/NuminaMath-CoT", ((None, "train"),), _numina),
+    Source("omnimath", "KbsdJames/Omni-MATH", ((None, "test"),), _omni),
+    Source("scieval", "OpenDFM/SciEval", ((None, "test"), (None, "validation")), _scieval, sample=250,
+           select=scieval_balanced),
+    Source("olympiadbench", "Hothan/OlympiadBench", tuple((c, "train") for c in _OB), _olympiad_bench),
     Source("jeebench", "daman1209arora/jeebench", ((None, "test"),), _jeebench),
-    Source("gpqa", "Idavidrein/gpqa", (("gpqa_extended", "train"),), _gpqa),
-    Source("scieval", "OpenDFM/SciEval", ((None, "test"), (None, "validation")), _scieval, sample=250),
+    Source("agieval", "baber/agieval", tuple((c, s) for c in _AGI for s in ("test", "few_shot")), _agieval),
     Source("s1_prob", "simplescaling/s1-prob", ((None, "train"),), _s1_prob),
+    Source("gpqa", "Idavidrein/gpqa", (("gpqa_extended", "train"),), _gpqa),
+    Source("xword", "0xharib/xword1", ((None, "train"),), _xword, sample=1000),
+    Source("usaco", "codegenning/usacobench_formatted", ((None, "test"),), _usaco),
+    Source("s1_teasers", "simplescaling/s1-teasers", ((None, "train"),), _teasers),
     Source("livecodebench", "livecodebench/code_generation_lite",
            tuple((v, "test") for v in ("release_v1", "release_v2", "release_v3")), _livecodebench),
-    Source("s1_teasers", "simplescaling/s1-teasers", ((None, "train"),), _teasers),
+    Source("aime", "qq8933/AIME_1983_2024", ((None, "train"),), _aime, against_sources=False),
 )}

@@ -7,7 +7,8 @@ number of words. A question is also contaminated when its normalised text equals
 question's (this catches questions shorter than n words, which have no n-gram).
 
 Benchmarks: `aime24`, `aime25`, `math500` (shipped in s1eval.data), `gpqa_diamond` (gated hub
-dataset or `gpqa_data` file, see s1eval.data.gpqa), `livecodebench` (hub), plus any `files`
+dataset or `gpqa_data` file, see s1eval.data.gpqa), `livecodebench` (hub, release_v4), `aime22_24` (hub
+AI-MO/aimo-validation-aime: AIME 2022-2024, the authors' AIME test set during collection), plus any `files`
 (a .jsonl/.json/.csv/.parquet with a `problem`, `question` or `Question` column). A benchmark that
 fails to load is an error unless listed in `allow_missing`; then it is reported in stats.json.
 
@@ -28,7 +29,7 @@ from s1data.record import Drop
 
 log = logging.getLogger(__name__)
 
-BENCHMARKS = ("aime24", "aime25", "math500", "gpqa_diamond", "livecodebench")
+BENCHMARKS = ("aime24", "aime25", "math500", "gpqa_diamond", "livecodebench", "aime22_24")
 _QUESTION_KEYS = ("problem", "question", "Question", "question_content")
 
 
@@ -66,6 +67,10 @@ def load_benchmark(name: str, gpqa_data: str | None = None) -> list[str]:
         from s1eval.data.gpqa import gpqa_rows
 
         return [str(r["Question"]) for r in gpqa_rows(**({"gpqa_data": gpqa_data} if gpqa_data else {}))]
+    if name == "aime22_24":
+        import datasets
+
+        return [r["problem"] for r in datasets.load_dataset("AI-MO/aimo-validation-aime", split="train")]
     if name == "livecodebench":
         import datasets
 
@@ -113,10 +118,12 @@ class NgramIndex:
             for g in ngrams(q, self.n):
                 self.grams.setdefault(hash(g), (bench, i))
 
-    def match(self, text: str) -> tuple[str, int, str] | None:
-        """(benchmark, index, shared n-gram) of the first collision, or None."""
+    def match(self, text: str, skip_prefix: str | None = None) -> tuple[str, int, str] | None:
+        """(benchmark, index, shared n-gram) of the first collision, or None; collisions with a benchmark
+        named `skip_prefix...` are passed over. (Each n-gram keeps its first owner and benchmarks are added
+        before collect's sources, so a skipped n-gram belongs to no benchmark.)"""
         hit = self.exact.get(normalise(text))
-        if hit is not None:
+        if hit is not None and not (skip_prefix and hit[0].startswith(skip_prefix)):
             return hit[0], hit[1], "<whole question>"
         grams = self.grams
         w = words(text)
@@ -124,7 +131,7 @@ class NgramIndex:
         for i in range(len(w) - n + 1):
             g = " ".join(w[i:i + n])
             hit = grams.get(hash(g))
-            if hit is not None:
+            if hit is not None and not (skip_prefix and hit[0].startswith(skip_prefix)):
                 return hit[0], hit[1], g
         return None
 
