@@ -47,7 +47,7 @@ class CollectOptions:
     a file of questions kept by the NuminaMath filter and never cut by subsampling (rows with `question` or
     `problem`, or a JSON list of strings); `gpqa_diamond_data`: local GPQA Diamond CSV for the
     extended-minus-diamond filter; `decontaminate`: n-gram decontamination during collection, the
-    decontaminate stage's options {n, benchmarks, allow_missing, gpqa_data} (null: off); `across_sources`:
+    decontaminate stage's options {n, benchmarks, allow_missing, gpqa_data, stop_phrases} (null: off); `across_sources`:
     also drop overlaps with earlier sources' kept questions; `seed`: of the subsampling shuffles (42 in the
     script)."""
 
@@ -77,12 +77,12 @@ class CollectOptions:
 
         raw = dict(self.decontaminate or {})
         if "dedup" in raw:
-            raise ValueError("collect.decontaminate takes n, benchmarks, allow_missing, gpqa_data; dedup is the "
+            raise ValueError("collect.decontaminate takes n, benchmarks, allow_missing, gpqa_data, stop_phrases; dedup is the "
                              "decontaminate stage's job (it runs after collect)")
         try:
             return DecontaminateOptions(**raw, dedup=False)
         except TypeError as exc:
-            raise ValueError(f"collect.decontaminate: {exc}; valid keys: n, benchmarks, allow_missing, gpqa_data") from exc
+            raise ValueError(f"collect.decontaminate: {exc}; valid keys: n, benchmarks, allow_missing, gpqa_data, stop_phrases") from exc
 
 
 def _questions_of(source: str) -> frozenset[str]:

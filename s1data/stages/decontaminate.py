@@ -12,6 +12,13 @@ AI-MO/aimo-validation-aime: AIME 2022-2024, the authors' AIME test set during co
 (a .jsonl/.json/.csv/.parquet with a `problem`, `question` or `Question` column). A benchmark that
 fails to load is an error unless listed in `allow_missing`; then it is reported in stats.json.
 
+Stop phrases (`stop_phrases`, off by default: the paper matches every 8-gram): benchmark n-grams lying wholly
+inside a stop phrase are not indexed, so questions sharing only stock competition wording with a benchmark
+are kept. A phrase is matched like the questions (lowercased words), `*` standing for any one word; the
+preset `aime_stock` names `AIME_STOCK_PHRASES`. Measured on the released s1K against AIME24/AIME25/MATH500
+(tests/s1data/test_quality_decontaminate.py): 118 collisions at n=8, 27 at n=8 with `aime_stock`, 14 at n=13,
+4 at n=20; the 4 long overlaps and the 2 whole-question matches stay caught with the preset.
+
 Dedup after that keeps the first occurrence: `duplicate:exact` (identical question text), then
 `duplicate:normalised` (identical after NFKC, lowercasing and whitespace folding).
 """
@@ -28,6 +35,20 @@ from s1data.pipeline import Stage, StageOutput
 from s1data.record import Drop
 
 log = logging.getLogger(__name__)
+
+# Stock wording of AIME-style answers and set-ups (ours, not the paper's), each shared by many unrelated
+# problems: "... where $m$ and $n$ are relatively prime positive integers. Find $m+n$." and the like.
+AIME_STOCK_PHRASES = (
+    "where * and * are relatively prime positive * find * + *",
+    "* and * are positive integers and * is not divisible by the square of any * find * + * + *",
+    "where * * and * are positive integers, and * is not divisible by the square of any * find * + * + *",
+    "are relatively prime, and * is not divisible by the square of any prime.",
+    "find the remainder when * is divided by *",
+    "find the sum of all possible values of *",
+    "find the sum of all positive integers * such that",
+    "let * * and * be positive real numbers",
+)
+STOP_PRESETS = {"aime_stock": AIME_STOCK_PHRASES}
 
 BENCHMARKS = ("aime24", "aime25", "math500", "gpqa_diamond", "livecodebench", "aime22_24")
 _QUESTION_KEYS = ("problem", "question", "Question", "question_content")
@@ -87,35 +108,65 @@ def load_benchmark(name: str, gpqa_data: str | None = None) -> list[str]:
 @dataclass(frozen=True)
 class DecontaminateOptions:
     """`n`: words per n-gram; `benchmarks`: names or file paths; `allow_missing`: benchmarks that may fail
-    to load (reported); `gpqa_data`: a local GPQA Diamond CSV; `dedup`: run exact + normalised dedup."""
+    to load (reported); `gpqa_data`: a local GPQA Diamond CSV; `dedup`: run exact + normalised dedup;
+    `stop_phrases`: phrases (or the preset `aime_stock`) whose n-grams do not count as contamination."""
 
     n: int = 8
     benchmarks: tuple[str, ...] = ("aime24", "aime25", "math500", "gpqa_diamond")
     allow_missing: tuple[str, ...] = ()
     gpqa_data: str | None = None
     dedup: bool = True
+    stop_phrases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "benchmarks", tuple(self.benchmarks))
         object.__setattr__(self, "allow_missing", tuple(self.allow_missing))
+        object.__setattr__(self, "stop_phrases", tuple(self.stop_phrases))
         if int(self.n) < 1:
             raise ValueError(f"n={self.n} must be >= 1 (the paper uses 8)")
+        for phrase in self.stop_phrases:
+            if phrase not in STOP_PRESETS and len(words(phrase)) < int(self.n):
+                raise ValueError(f"stop phrase {phrase!r} has fewer than n={self.n} words, so it can never cover an "
+                                 f"n-gram; lengthen it or use a preset ({', '.join(STOP_PRESETS)})")
+
+    def expanded_stop_phrases(self) -> tuple[str, ...]:
+        return tuple(p for phrase in self.stop_phrases for p in STOP_PRESETS.get(phrase, (phrase,)))
+
+
+def stop_windows(phrases: tuple[str, ...], n: int) -> list[tuple[str | None, ...]]:
+    """Every n-word window of the stop phrases, None where the phrase has `*` (any word)."""
+    out = []
+    for phrase in phrases:
+        w = [None if t == "*" else t for t in words(phrase)]
+        out += [tuple(w[i:i + n]) for i in range(len(w) - n + 1)]
+    return out
+
+
+def is_stock(gram: str, windows: list[tuple[str | None, ...]]) -> bool:
+    """Whether an n-gram (space-joined lowercased words) lies wholly inside a stop phrase."""
+    toks = gram.split(" ")
+    return any(all(p is None or p == t for p, t in zip(win, toks)) for win in windows)
 
 
 class NgramIndex:
     """Hashed n-grams of evaluation questions, each mapped to its first (benchmark, index)."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, stop_phrases: tuple[str, ...] = ()) -> None:
         self.n = n
         self.grams: dict[int, tuple[str, int]] = {}
         self.exact: dict[str, tuple[str, int]] = {}
         self.questions: dict[str, list[str]] = {}
+        self.windows = stop_windows(stop_phrases, n)
+        self.stock_skipped = 0  # benchmark n-grams left out as stock wording
 
     def add(self, bench: str, questions: list[str]) -> None:
         self.questions[bench] = questions
         for i, q in enumerate(questions):
             self.exact.setdefault(normalise(q), (bench, i))
             for g in ngrams(q, self.n):
+                if self.windows and is_stock(g, self.windows):
+                    self.stock_skipped += 1
+                    continue
                 self.grams.setdefault(hash(g), (bench, i))
 
     def match(self, text: str, skip_prefix: str | None = None) -> tuple[str, int, str] | None:
@@ -138,7 +189,7 @@ class NgramIndex:
 
 def build_index(opts: DecontaminateOptions) -> tuple[NgramIndex, dict[str, str]]:
     """The index over every loadable benchmark, and {benchmark: error} for those allowed to be missing."""
-    index, missing = NgramIndex(int(opts.n)), {}
+    index, missing = NgramIndex(int(opts.n), opts.expanded_stop_phrases()), {}
     for bench in opts.benchmarks:
         try:
             index.add(bench, load_benchmark(bench, opts.gpqa_data))
@@ -160,7 +211,8 @@ class Decontaminate(Stage):
     def process(self, rows: list[dict[str, Any]]) -> StageOutput:
         index, missing = build_index(self.options)
         out = StageOutput(kept=[], extra={"benchmarks_checked": {b: len(q) for b, q in index.questions.items()},
-                                          "benchmarks_missing": missing, "benchmark_ngrams": len(index.grams)})
+                                          "benchmarks_missing": missing, "benchmark_ngrams": len(index.grams),
+                                          "stock_ngrams_skipped": index.stock_skipped})
         seen_exact: dict[str, str] = {}
         seen_norm: dict[str, str] = {}
         for row in rows:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from s1data.record import make_record
-from s1data.stages.decontaminate import Decontaminate, DecontaminateOptions, NgramIndex, load_benchmark
+from s1data.stages.decontaminate import (AIME_STOCK_PHRASES, Decontaminate, DecontaminateOptions, NgramIndex,
+                                         is_stock, load_benchmark, ngrams, stop_windows)
 from s1data.stages.quality import QualityOptions, check_row
 
 DATA = Path(__file__).parent / "data"
@@ -60,12 +61,28 @@ def test_missing_benchmark_fails_or_is_reported():
     assert "gpqa_diamond" in out.extra["benchmarks_missing"]
 
 
-def s1k_collisions(n: int) -> list[tuple[dict, tuple]]:
+def s1k_collisions(n: int, stop_phrases: tuple[str, ...] = ()) -> list[tuple[dict, tuple]]:
     rows = [json.loads(line) for line in open(DATA / "s1k_questions.jsonl", encoding="utf-8")]
-    idx = NgramIndex(n)
+    idx = NgramIndex(n, stop_phrases)
     for bench in ("aime24", "aime25", "math500"):
         idx.add(bench, load_benchmark(bench))
     return [(r, hit) for r in rows if (hit := idx.match(r["question"])) is not None]
+
+
+def test_stop_phrases_skip_only_stock_ngrams():
+    bench = "Let $x$ be real. Where $m$ and $n$ are relatively prime positive integers. Find $m+n$ now."
+    stock_only = "A new problem, where $m$ and $n$ are relatively prime positive integers. Find $m+n$ then."
+    more = "Let $x$ be real. Where $m$ and $n$ are relatively prime positive integers, we ask."
+    plain, stopped = NgramIndex(8), NgramIndex(8, ("where * and * are relatively prime positive * find * + *",))
+    for idx in (plain, stopped):
+        idx.add("b", [bench])
+    assert plain.match(stock_only) is not None and stopped.match(stock_only) is None  # stock wording only
+    assert plain.match(bench.replace("now", "then")) and stopped.match(bench.replace("now", "then"))  # whole set-up
+    assert plain.match(more) is not None and stopped.match(more)[2].startswith("let $x$ be real.")
+    assert stopped.stock_skipped > 0 and len(stopped.grams) == len(plain.grams) - stopped.stock_skipped
+    with pytest.raises(ValueError, match="fewer than n=8 words"):
+        DecontaminateOptions(stop_phrases=("find the remainder",))
+    assert DecontaminateOptions(stop_phrases=("aime_stock",)).expanded_stop_phrases() == AIME_STOCK_PHRASES
 
 
 def test_released_s1k_collisions_measured():
@@ -79,3 +96,28 @@ def test_released_s1k_collisions_measured():
     assert Counter(h[0] for _, h in hits) == {"aime24": 72, "aime25": 26, "math500": 20}
     assert sum(h[2] == "<whole question>" for _, h in hits) == 2
     assert len(s1k_collisions(20)) == 4
+
+
+def test_released_s1k_collisions_at_13_grams_and_with_stock_phrases():
+    """Reported beside the paper's 8-grams: n=13 (the common choice elsewhere) leaves 14 collisions, and the
+    `aime_stock` stop phrases leave 27 at n=8. Neither loses a real overlap: every question that still
+    collides at n=20, and both whole-question matches, collide under both; and every question the stop
+    phrases let through shares only stock n-grams with the benchmarks."""
+    key = lambda hits: {r["question_hash"] for r, _ in hits}  # noqa: E731
+    at8, at13, at20 = key(s1k_collisions(8)), key(s1k_collisions(13)), key(s1k_collisions(20))
+    stock_hits = s1k_collisions(8, AIME_STOCK_PHRASES)
+    stock = key(stock_hits)
+    assert len(at13) == 14 and len(stock) == 27
+    assert at20 <= at13 <= at8 and at20 <= stock <= at8
+    assert {r["question_hash"] for r, h in s1k_collisions(8) if h[2] == "<whole question>"} <= stock
+
+    grams = set()
+    for bench in ("aime24", "aime25", "math500"):
+        for q in load_benchmark(bench):
+            grams.update(ngrams(q, 8))
+    windows = stop_windows(AIME_STOCK_PHRASES, 8)
+    let_through = [r for r, _ in s1k_collisions(8) if r["question_hash"] not in stock]
+    assert len(let_through) == 118 - 27
+    for r in let_through:
+        shared = [g for g in ngrams(r["question"], 8) if g in grams]
+        assert shared and all(is_stock(g, windows) for g in shared), r["question_hash"]
