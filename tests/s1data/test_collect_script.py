@@ -121,3 +121,26 @@ def test_aime_is_checked_against_benchmarks_but_not_earlier_sources(tmp_path):
     _, kept, dropped = _run(tmp_path, opts)
     assert [r["source_type"] for r in kept] == ["qfq/openaimath/" + math_row["subject"], "qq8933/AIME_1983_2024"]
     assert [r["drop_reason"] for r in dropped] == [f"contaminated:{bench}"]
+
+
+def test_numinamath_keeps_aops_forum_and_the_keep_lists(tmp_path):
+    """NuminaMath beyond aops_forum only for the listed questions (numinamath_500 or the script's keep list)."""
+    aops = _fixture("numinamath", "question")
+    other = {**aops, "source": "cn_k12", "problem": aops["problem"] + " (as a cn_k12 row)"}
+    path = _jsonl(tmp_path / "n.jsonl", [aops, other])
+    base = {"sources": ["numinamath"], "paths": {"numinamath": path}}
+    _, kept, dropped = _run(tmp_path / "a", base)
+    assert [r["source_type"] for r in kept] == ["AI-MO/NuminaMath-CoT/aops_forum"]
+    assert [r["drop_reason"] for r in dropped] == ["numina:not_aops_forum_or_kept"]
+    listed = _jsonl(tmp_path / "n500.jsonl", [{"problem": other["problem"]}])
+    for extra in ({"numinamath_keep": listed}, {"keep_questions": listed}):
+        _, kept, _ = _run(tmp_path / next(iter(extra)), {**base, **extra})
+        assert [r["source_type"] for r in kept] == ["AI-MO/NuminaMath-CoT/aops_forum", "AI-MO/NuminaMath-CoT/cn_k12"]
+
+
+def test_a_keep_list_without_questions_is_named(tmp_path):
+    bad = _jsonl(tmp_path / "bad.jsonl", [{"text": "no question column"}])
+    opts = {"sources": ["numinamath"], "paths": {"numinamath": _jsonl(tmp_path / "n.jsonl", [_fixture("numinamath", "question")])},
+            "keep_questions": bad}
+    with pytest.raises(ValueError, match="no `problem` or `question` string"):
+        _run(tmp_path, opts)
