@@ -44,20 +44,28 @@ def run_requests(
         if on_finish is not None:
             on_finish(i, results[i])
 
-    # Submitted in reverse so that a last-in-first-out engine starts with request 0.
-    for i in reversed(range(len(machines))):
-        cont = machines[i].start()
-        if cont is None:
-            finish(i)
-        else:
-            engine.submit(cont)
-    while engine.pending():
-        for key, step in engine.poll():
-            cont = machines[key].advance(step)
+    try:
+        # Submitted in reverse so that a last-in-first-out engine starts with request 0.
+        for i in reversed(range(len(machines))):
+            cont = machines[i].start()
             if cont is None:
-                finish(key)
+                finish(i)
             else:
                 engine.submit(cont)
+        while engine.pending():
+            for key, step in engine.poll():
+                cont = machines[key].advance(step)
+                if cont is None:
+                    finish(key)
+                else:
+                    engine.submit(cont)
+    except BaseException:
+        # An error or Ctrl-C mid-run: let the engine drop what it keeps for unfinished requests
+        # (vLLM sessions hold KV blocks and sequence slots), so the model stays usable.
+        for i, result in enumerate(results):
+            if result is None:
+                engine.release(i)
+        raise
     bar.close()
     missing = [i for i, r in enumerate(results) if r is None]
     if missing:

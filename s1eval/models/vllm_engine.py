@@ -12,8 +12,10 @@ request still thinking) for comparison and exact fork reproduction.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
+from dataclasses import dataclass, field
 from typing import Any, Hashable, Sequence
 
 from s1eval.budget.engine import BatchedEngine, Continuation, Engine, Step, is_greedy
@@ -24,13 +26,24 @@ _SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty"
                   "presence_penalty", "frequency_penalty")
 
 
-def sampling_params(c: Continuation, allowed_ids: list[int] | None) -> Any:
-    """vLLM SamplingParams for one continuation (only what the request asks for)."""
+def sampling_params(c: Continuation, allowed_ids: list[int] | None, streamed: bool = False) -> Any:
+    """vLLM SamplingParams for one continuation (only what the request asks for).
+
+    `streamed`: the continuation is one chunk of a resident request (`VLLMEngine` sessions), which
+    vLLM only serves with incremental outputs; a huge stream interval keeps those to one per chunk
+    (plus the first token), as cheap as the final-only outputs of a one-shot request.
+    """
     from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind
 
     kwargs: dict[str, Any] = {"temperature": 0.0}
     if not is_greedy(c.sampling):
         kwargs = {k: c.sampling[k] for k in _SAMPLING_KEYS if c.sampling.get(k) is not None}
+    # One output per request when it finishes (LLMEngine.add_request's default would return the
+    # cumulative output at every step, which costs an object per request per step).
+    kwargs["output_kind"] = RequestOutputKind.FINAL_ONLY
+    if streamed:
+        kwargs.update(output_kind=RequestOutputKind.DELTA, stream_interval=_NEVER)
     return SamplingParams(
         **kwargs, seed=c.seed, max_tokens=c.max_new, min_tokens=c.min_new,
         stop_token_ids=sorted(c.stop_token_ids), stop=list(c.stop_strings) or None,
@@ -45,16 +58,16 @@ def sampling_params(c: Continuation, allowed_ids: list[int] | None) -> Any:
     )
 
 
-def to_step(c: Continuation, output: Any) -> Step:
-    """Translate a finished vLLM RequestOutput into a Step (stop id last when stopped by an id)."""
-    completion = output.outputs[0]
-    new = tuple(completion.token_ids)
-    cached = int(getattr(output, "num_cached_tokens", 0) or 0)
-    if completion.finish_reason == "length":
+_NEVER = 1 << 30
+
+
+def to_step(c: Continuation, new: Sequence[int], finish: str | None, reason: Any, cached: int) -> Step:
+    """Translate how a vLLM request (or chunk) finished into a Step (stop id last when stopped by an id)."""
+    new = tuple(new)
+    if finish == "length":
         return Step(new, "length", None, cached)
-    if completion.finish_reason != "stop":
-        raise RuntimeError(f"vLLM request finished with {completion.finish_reason!r}: {completion}")
-    reason = completion.stop_reason
+    if finish != "stop":
+        raise RuntimeError(f"vLLM request finished with {finish!r} after {len(new)} tokens")
     if isinstance(reason, str):
         return Step(new, "stop", reason, cached)
     if new and new[-1] in c.stop_token_ids:  # stop ids (and EOS, stop_reason None) end the ids
@@ -62,21 +75,128 @@ def to_step(c: Continuation, output: Any) -> Step:
     raise RuntimeError(f"vLLM stopped on {reason!r} but the last id {new[-1:]} is not a stop id")
 
 
-class VLLMEngine(Engine):
-    """Barrier-free: each continuation is its own vLLM request."""
+def output_step(c: Continuation, output: Any) -> Step:
+    """The Step of a finished one-shot vLLM RequestOutput."""
+    completion = output.outputs[0]
+    cached = int(getattr(output, "num_cached_tokens", 0) or 0)
+    return to_step(c, completion.token_ids, completion.finish_reason, completion.stop_reason, cached)
 
-    def __init__(self, llm: Any, allowed_ids: list[int] | None) -> None:
+
+def supports_sessions(llm: Any) -> bool:
+    """Whether this vLLM keeps a request resident between input chunks (streaming-input requests)."""
+    processor = getattr(llm.llm_engine, "input_processor", None)
+    try:
+        return "resumable" in inspect.signature(processor.process_inputs).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def _resumable(c: Continuation) -> bool:
+    """Whether a session can run this continuation exactly as a fresh request would.
+
+    vLLM's streaming input rejects stop strings, and a resumed session keeps the random generator
+    of its first chunk (the new chunk's seed is ignored), so seeded sampled rounds would not be
+    the samples their per-round seeds name; those go out as fresh requests.
+    """
+    return not c.stop_strings and (is_greedy(c.sampling) or c.seed is None)
+
+
+@dataclass
+class _Chunk:
+    """A continuation in flight and what it has produced so far."""
+
+    cont: Continuation
+    session: "_Session | None"
+    new_ids: list[int] = field(default_factory=list)
+    cached: int = 0
+
+
+@dataclass
+class _Session:
+    """A request kept resident in vLLM between rounds; `context` is what its KV cache holds."""
+
+    request_id: str  # vLLM's internal id
+    external_id: str
+    context: tuple[int, ...] = ()
+    busy: bool = True
+
+
+class VLLMEngine(Engine):
+    """Barrier-free: each request advances on its own through vLLM's continuous batching.
+
+    With `resume=True` (where vLLM supports streaming-input requests) a request stays resident in
+    vLLM between its rounds: when a round stops, vLLM drops the last sampled token (the stop id, which
+    budget forcing discards anyway) and keeps the KV cache of the rest; the next round sends only the
+    appended tokens (`Wait`, the answer delimiter). Without it every round is a new request whose
+    prefix hits the prefix cache, but the partly filled last block is recomputed and the request pays
+    vLLM's admission path again; that per-round cost is what benchmarks/bf_overhead.py measures.
+    A round the session cannot continue (see `_resumable`: stop strings, seeded sampling; or one that
+    does not extend the resident tokens) is sent as a fresh request.
+    """
+
+    def __init__(self, llm: Any, allowed_ids: list[int] | None, resume: bool = True) -> None:
         self.engine = llm.llm_engine
         self.allowed_ids = allowed_ids
-        self._inflight: dict[str, Continuation] = {}
+        self.resume = resume and supports_sessions(llm)
+        self._inflight: dict[str, _Chunk] = {}  # by external request id
+        self._inflight_ids: dict[Hashable, str] = {}  # request key -> external id of its chunk in flight
+        self._sessions: dict[Hashable, _Session] = {}
         self._ids = itertools.count()
         self.steps = 0  # engine steps, for benchmarks
+        self.resumed = 0  # rounds that continued a resident request, for tests and benchmarks
 
     def submit(self, cont: Continuation) -> None:
-        request_id = f"s1-{cont.key}-{next(self._ids)}"
-        self._inflight[request_id] = cont
-        self.engine.add_request(request_id, {"prompt_token_ids": list(cont.token_ids)},
-                                sampling_params(cont, self.allowed_ids))
+        session = self._sessions.get(cont.key)
+        if session is not None:
+            if session.busy:
+                raise RuntimeError(f"request {cont.key!r} already has a continuation in flight")
+            tail = cont.token_ids[len(session.context):]
+            if _resumable(cont) and tail and cont.token_ids[:len(session.context)] == session.context:
+                self._continue_session(session, cont, tail)
+                return
+            self.release(cont.key)
+        external_id = f"s1-{cont.key}-{next(self._ids)}"
+        if not (self.resume and _resumable(cont)):
+            self._inflight[external_id] = _Chunk(cont, None)
+            self._inflight_ids[cont.key] = external_id
+            self.engine.add_request(external_id, {"prompt_token_ids": list(cont.token_ids)},
+                                    sampling_params(cont, self.allowed_ids))
+            return
+        request = self._process(external_id, cont.token_ids, cont)
+        self.engine.input_processor.assign_request_id(request)
+        session = _Session(request.request_id, external_id)
+        self._sessions[cont.key] = session
+        self._add(request, _Chunk(cont, session))
+
+    def _continue_session(self, session: _Session, cont: Continuation, tail: Sequence[int]) -> None:
+        request = self._process(session.request_id, tail, cont)
+        request.external_req_id = session.external_id
+        session.busy = True
+        self.resumed += 1
+        self._add(request, _Chunk(cont, session, cached=len(session.context)))
+
+    def _process(self, request_id: str, token_ids: Sequence[int], cont: Continuation) -> Any:
+        return self.engine.input_processor.process_inputs(
+            request_id, {"prompt_token_ids": list(token_ids)},
+            sampling_params(cont, self.allowed_ids, streamed=True), resumable=True,
+            supported_tasks=self.engine.get_supported_tasks())
+
+    def _add(self, request: Any, chunk: _Chunk) -> None:
+        # What LLMEngine.add_request does after processing the inputs, minus assigning a fresh
+        # internal id: a session's chunks must reach vLLM under the id of its first request.
+        self._inflight[request.external_req_id] = chunk
+        self._inflight_ids[chunk.cont.key] = request.external_req_id
+        self.engine.output_processor.add_request(request, None, None, 0)
+        self.engine.engine_core.add_request(request)
+
+    def release(self, key: Hashable) -> None:
+        external_id = self._inflight_ids.pop(key, None)
+        if external_id is not None:  # only after an error: a finished request has nothing in flight
+            self._inflight.pop(external_id, None)
+            self.engine.abort_request([external_id])
+        session = self._sessions.pop(key, None)
+        if session is not None:  # frees its KV blocks (kept in the prefix cache) and its sequence slot
+            self.engine.abort_request([session.request_id], internal=True)
 
     def pending(self) -> int:
         return len(self._inflight)
@@ -88,9 +208,23 @@ class VLLMEngine(Engine):
         while not done:
             self.steps += 1
             for output in self.engine.step():
-                if output.finished and output.request_id in self._inflight:
-                    cont = self._inflight.pop(output.request_id)
-                    done.append((cont.key, to_step(cont, output)))
+                chunk = self._inflight.get(output.request_id)
+                if chunk is None:
+                    continue
+                completion = output.outputs[0]
+                chunk.new_ids.extend(completion.token_ids)
+                chunk.cached = max(chunk.cached, int(getattr(output, "num_cached_tokens", 0) or 0))
+                if completion.finish_reason is None:
+                    continue
+                del self._inflight[output.request_id]
+                del self._inflight_ids[chunk.cont.key]
+                cont = chunk.cont
+                step = to_step(cont, chunk.new_ids, completion.finish_reason, completion.stop_reason, chunk.cached)
+                if chunk.session is not None:
+                    # vLLM keeps every token but the last sampled one, which it never ran through the model
+                    chunk.session.context = cont.token_ids + step.new_ids[:-1]
+                    chunk.session.busy = False
+                done.append((cont.key, step))
         return done
 
 
@@ -105,4 +239,4 @@ class RoundBarrierEngine(BatchedEngine):
         prompts = [{"prompt_token_ids": list(c.token_ids)} for c in conts]
         params = [sampling_params(c, self.allowed_ids) for c in conts]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        return [to_step(c, o) for c, o in zip(conts, outputs)]
+        return [output_step(c, o) for c, o in zip(conts, outputs)]

