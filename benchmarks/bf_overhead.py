@@ -321,13 +321,15 @@ class S1VLLMBackend(LMEvalBackend):
 
     requests = 16
 
-    def __init__(self, model_path: str, device: str, block_size: int | None, masked: bool = True) -> None:
+    def __init__(self, model_path: str, device: str, block_size: int | None, masked: bool = True,
+                 resume: bool = True) -> None:
         from s1eval.models.vllm import S1VLLM
 
-        self.name = f"s1vllm block_size={block_size}" + ("" if masked else " unmasked")
+        self.name = (f"s1vllm block_size={block_size}" + ("" if masked else " unmasked")
+                     + ("" if resume else " resubmit"))
         self.plain_group = self.name
         self.lm = S1VLLM(pretrained=model_path, scheduling="async", allow_untexted_ids=not masked,
-                         **vllm_engine_args(block_size))
+                         resume_requests=resume, **vllm_engine_args(block_size))
         self.counter = StepCounter(self.lm.llm.llm_engine)
 
     def steps(self) -> int | None:
@@ -493,6 +495,9 @@ CONFIGS: list[Config] = [
     # diagnostic: without the per-request allowed_token_ids list (the tiny model never picks untexted ids)
     Config("s1vllm block_size=32 unmasked", lambda p, d, _: S1VLLMBackend(p, d, block_size=32, masked=False),
            "s1vllm 32 unmasked", False),
+    # diagnostic: every round a new request through the prefix cache (the path before resident requests)
+    Config("s1vllm block_size=32 resubmit", lambda p, d, _: S1VLLMBackend(p, d, block_size=32, resume=False),
+           "s1vllm 32 resubmit", False),
     Config("s1api", _s1api, "s1api", True),
 ]
 

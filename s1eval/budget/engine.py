@@ -67,6 +67,24 @@ def find_stop_string(text: str, stops: Sequence[str]) -> str | None:
     return best
 
 
+def stop_string_cut(new: Sequence[int], stops: Sequence[str], decode: Any) -> tuple[int, str] | None:
+    """(n, stop): the shortest prefix `new[:n]` whose decoded text contains a stop string, or None.
+
+    Engines that generate past a stop string (a batch row, a resident vLLM request) cut there, so
+    they return exactly what a request that watched the string would have.
+    """
+    if not stops or find_stop_string(decode(new), stops) is None:
+        return None
+    lo, hi = 1, len(new)  # containing a stop is monotone in the prefix length
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if find_stop_string(decode(new[:mid]), stops) is not None:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo, find_stop_string(decode(new[:lo]), stops)  # type: ignore[return-value]
+
+
 class Engine(abc.ABC):
     """Continues token sequences. Keys identify requests; per-key state may be kept until `release`."""
 

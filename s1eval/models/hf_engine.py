@@ -22,7 +22,7 @@ from typing import Any, Hashable, Sequence
 
 import torch
 
-from s1eval.budget.engine import BatchedEngine, Continuation, Step, find_stop_string, is_greedy
+from s1eval.budget.engine import BatchedEngine, Continuation, Step, find_stop_string, is_greedy, stop_string_cut
 
 log = logging.getLogger(__name__)
 
@@ -137,16 +137,8 @@ def _trim_row(c: Continuation, new: list[int], tokenizer: Any) -> list[int]:
         if tok in c.stop_token_ids and i >= c.min_new:
             new = new[: i + 1]
             break
-    if c.stop_strings and find_stop_string(tokenizer.decode(new), c.stop_strings) is not None:
-        lo, hi = 1, len(new)  # containing a stop is monotone in the prefix length
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if find_stop_string(tokenizer.decode(new[:mid]), c.stop_strings) is not None:
-                hi = mid
-            else:
-                lo = mid + 1
-        new = new[:lo]
-    return new
+    cut = stop_string_cut(new, c.stop_strings, tokenizer.decode)
+    return new if cut is None else new[: cut[0]]
 
 
 def _finish(c: Continuation, new: list[int], tokenizer: Any, cached: int) -> Step:

