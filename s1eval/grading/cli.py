@@ -6,8 +6,9 @@
 FILE is an lm-eval samples JSONL (ours or the original s1 fork's: the response is ``filtered_resps[0]`` or
 ``resps[0][0]``, the gold is ``target``) or a JSONL of ``{"response", "gold"}`` rows (GPQA rows may add
 ``"choices"``, the four choice texts in prompt order, so an answer given as a choice's text can be read). Writes
-one JSON row per input row, in input order, with ``extracted``, ``correct``, ``method`` (and ``rule``, ``detail``,
-``doc_id`` when known) to OUT or stdout, and prints the accuracy to stderr. `main(argv)` returns the exit status.
+one JSON row per response, in input order, with ``extracted``, ``correct``, ``method`` (and ``rule``, ``detail``,
+``doc_id`` when known; ``sample`` for rows of a sampled ``*_maj`` task, whose every repeat is graded) to OUT or
+stdout, and prints the accuracy over responses (and the majority vote for sampled rows) to stderr. `main(argv)` returns the exit status.
 
 The optional LLM judge (`s1eval.grading.judge`; math tasks only) is consulted for the answers Math-Verify calls
 wrong, exactly as in the tasks; its replies are cached, so re-grading the same file costs nothing the second time.
@@ -73,16 +74,23 @@ def judge_from_args(args: argparse.Namespace) -> Judge | None:
     return Judge(config)
 
 
-def _response_of(row: dict[str, Any]) -> str:
+def _responses_of(row: dict[str, Any]) -> list[str]:
+    """Every response of a row: one, or all repeats of a sampled task (``*_maj``: repeats=64)."""
     if "response" in row:
-        return str(row["response"] or "")
+        return [str(row["response"] or "")]
     filtered = row.get("filtered_resps")
-    if isinstance(filtered, list) and filtered and isinstance(filtered[0], str):
-        return filtered[0]
+    if isinstance(filtered, list) and filtered:
+        first = filtered[0]
+        if isinstance(first, str):
+            return [first]
+        if isinstance(first, list) and first and all(isinstance(x, str) for x in first):
+            return list(first)  # take_first_k keeps all k repeats
     resps = row.get("resps")
     if isinstance(resps, list) and resps:
         first = resps[0]
-        return str(first[0] if isinstance(first, list) and first else first or "")
+        if isinstance(first, list):
+            return [str(x or "") for x in first] or [""]
+        return [str(first or "")]
     raise KeyError(f"row has neither 'response' nor lm-eval 'resps'/'filtered_resps' (keys: {sorted(row)})")
 
 
@@ -119,25 +127,35 @@ def read_rows(path: str) -> list[dict[str, Any]]:
 
 
 def grade_rows(rows: Sequence[dict[str, Any]], task: str, delimiters: tuple[str, ...],
-               pool: WorkerPool, judge: Judge | None = None) -> list[Grade]:
-    """Grade parsed rows with the rules of `task` (one batch for math, so comparisons run in parallel)."""
+               pool: WorkerPool, judge: Judge | None = None) -> list[list[Grade]]:
+    """Grade every response of every row with the rules of `task`; one list of grades per row, in repeat order.
+
+    Math rows go out as one batch, so comparisons run in parallel across rows and repeats.
+    """
     kind = TASK_KINDS[task]
+    responses = [_responses_of(r) for r in rows]
     if kind == "gpqa":
         from s1eval.grading.gpqa import grade_choice
 
-        return [grade_choice(_response_of(r), _gold_letter(_gold_of(r)), _choices_of(r), delimiters) for r in rows]
-    items = [(_response_of(r), _gold_of(r)) for r in rows]
-    return grade_math_batch(items, kind=kind, delimiters=delimiters, pool=pool, judge=judge)
+        return [[grade_choice(resp, _gold_letter(_gold_of(r)), _choices_of(r), delimiters) for resp in resps]
+                for r, resps in zip(rows, responses)]
+    items = [(resp, _gold_of(r)) for r, resps in zip(rows, responses) for resp in resps]
+    flat = iter(grade_math_batch(items, kind=kind, delimiters=delimiters, pool=pool, judge=judge))
+    return [[next(flat) for _ in resps] for resps in responses]
 
 
-def _write(rows: Sequence[dict[str, Any]], grades: Sequence[Grade], out: TextIO, version: int | str) -> None:
-    for i, (row, grade) in enumerate(zip(rows, grades)):
-        record: dict[str, Any] = {"index": i}
-        if "doc_id" in row:
-            record["doc_id"] = row["doc_id"]
-        record.update(grade.as_log())
-        record["grader_version"] = version
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+def _write(rows: Sequence[dict[str, Any]], grades: Sequence[Sequence[Grade]], out: TextIO,
+           version: int | str) -> None:
+    for i, (row, row_grades) in enumerate(zip(rows, grades)):
+        for j, grade in enumerate(row_grades):
+            record: dict[str, Any] = {"index": i}
+            if len(row_grades) > 1:
+                record["sample"] = j
+            if "doc_id" in row:
+                record["doc_id"] = row["doc_id"]
+            record.update(grade.as_log())
+            record["grader_version"] = version
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,12 +183,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             _write(rows, grades, out, grader_id(GRADER_VERSION, judge))
     else:
         _write(rows, grades, sys.stdout, grader_id(GRADER_VERSION, judge))
-    correct = sum(g.correct for g in grades)
-    unextracted = sum(g.method == "unextracted" for g in grades)
-    acc = correct / len(grades) if grades else 0.0
-    print(f"{args.task}: accuracy {acc:.4f} ({correct}/{len(grades)}), unextracted {unextracted}", file=sys.stderr)
+    flat = [g for row_grades in grades for g in row_grades]
+    correct = sum(g.correct for g in flat)
+    unextracted = sum(g.method == "unextracted" for g in flat)
+    acc = correct / len(flat) if flat else 0.0
+    print(f"{args.task}: accuracy {acc:.4f} ({correct}/{len(flat)}), unextracted {unextracted}", file=sys.stderr)
+    repeats = {len(g) for g in grades}
+    if repeats != {1} and grades:  # sampled rows: the vote, as the *_maj tasks report it
+        from s1eval.grading.voting import majority_correct
+
+        maj = sum(majority_correct(g, TASK_KINDS[args.task]) for g in grades)
+        print(f"{args.task}: {len(grades)} rows with {'/'.join(map(str, sorted(repeats)))} samples each; "
+              f"majority vote {maj / len(grades):.4f} ({maj}/{len(grades)})", file=sys.stderr)
     if judge is not None:
-        asked = [g for g in grades if g.judge is not None]
+        asked = [g for g in flat if g.judge is not None]
         print(f"judge {judge.config.model}: consulted on {len(asked)}, said yes {sum(g.correct for g in asked)}, "
               f"unusable replies {sum(g.judge['verdict'] is None for g in asked)}; "  # type: ignore[index]
               f"{judge.requests} request(s), {judge.cache_hits} cache hit(s)", file=sys.stderr)

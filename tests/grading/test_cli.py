@@ -61,3 +61,23 @@ def test_bad_input_exits_2(tmp_path, capsys):
     src = write_jsonl(tmp_path / "bad.jsonl", [{"text": "no response field"}])
     assert main(["--task", "aime24", src]) == 2
     assert "neither 'response'" in capsys.readouterr().err
+
+
+def test_every_repeat_of_a_sampled_row_is_graded(tmp_path, capsys):
+    """A *_maj samples row (repeats=64 in the tasks) holds all repeats: lm-eval writes
+    resps=[[s1, ..., sk]] and, with take_first_k, filtered_resps=[[s1, ..., sk]]."""
+    samples = ["\\boxed{23}", "\\boxed{5}", "\\boxed{023}", "no answer"]
+    rows = [
+        {"doc_id": 0, "doc": {}, "target": "23", "resps": [samples], "filtered_resps": [samples]},
+        {"doc_id": 1, "doc": {}, "target": "5", "resps": [["\\boxed{4}", "\\boxed{5}", "\\boxed{4}", "\\boxed{5}"]]},
+    ]
+    src, out = write_jsonl(tmp_path / "maj.jsonl", rows), tmp_path / "out.jsonl"
+    assert main(["--task", "aime24", src, "--output", str(out)]) == 0
+    graded = read_jsonl(out)
+    assert [(r["index"], r["sample"], r["correct"]) for r in graded] == [
+        (0, 0, True), (0, 1, False), (0, 2, True), (0, 3, False),
+        (1, 0, False), (1, 1, True), (1, 2, False), (1, 3, True)]
+    err = capsys.readouterr().err
+    assert "accuracy 0.5000 (4/8)" in err
+    # row 0: 23 wins 2:1; row 1: 4 and 5 tie 2:2, the first seen (4) wins
+    assert "majority vote 0.5000 (1/2)" in err
