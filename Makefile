@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c const
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench venv clean mini-s1
 
 venv: $(STAMP)
 
@@ -25,6 +25,13 @@ $(STAMP): pyproject.toml constraints/cpu.txt s1eval_autoload.pth
 demo: venv
 	$(BIN)/s1eval demo
 
+# The embedded mini-s1 model (s1eval/data/mini/model): pool -> pretraining -> s1data selection -> s1 SFT through the
+# real commands (s1eval/mini/build.py), about 30 minutes on 2 CPU cores; finished steps in mini_out/ are skipped.
+# MINI_ARGS=--ablation=random also trains the random-1K ablation.
+MINI_ARGS ?=
+mini-s1: venv
+	$(BIN)/python -m s1eval.mini build --out mini_out --ship s1eval/data/mini/model $(MINI_ARGS)
+
 test: venv
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -32,4 +39,4 @@ bench: venv
 	$(BIN)/python benchmarks/bf_overhead.py
 
 clean:
-	rm -rf $(VENV) demo_out
+	rm -rf $(VENV) demo_out mini_out

@@ -1,4 +1,5 @@
-"""``python -m s1eval.mini COMMAND``: the shipped test set, measurements, tokenizer, teacher rows and the pool."""
+"""``python -m s1eval.mini COMMAND``: the shipped test set, measurements, tokenizer, teacher rows, the pool, and
+the whole chain that makes the shipped model (``build``, `s1eval.mini.build`)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,20 @@ def main(argv=None) -> int:
             p.add_argument("--replies", help="also write s1data `recorded` client replies to this JSONL")
         else:
             p.add_argument("--answer-only-share", type=float, default=0.2)
+    p = sub.add_parser("build", help="pool -> pretrain -> s1data selection -> SFT, through the real commands")
+    p.add_argument("--out", required=True, help="work folder (finished steps are skipped on a rerun)")
+    p.add_argument("--pool", type=int, default=20000, help="pretraining pool rows (one epoch)")
+    p.add_argument("--candidates", type=int, default=5000, help="teacher candidates s1data selects from")
+    p.add_argument("--seed", type=int, default=0, help="initialisation, training order, candidates, selection")
+    p.add_argument("--pool-seed", type=int, default=1, help="the pretraining pool's draw")
+    p.add_argument("--pretrain-arg", action="append", default=[], dest="pretrain_args",
+                   help="extra `s1train sft` option for pretraining, e.g. --pretrain-arg=--max_steps=3")
+    p.add_argument("--s1-arg", action="append", default=[], dest="s1_args", help="... for the s1 SFT")
+    p.add_argument("--data-set", action="append", default=[], dest="data_args",
+                   help="extra `s1data run --set` override, e.g. --data-set select.n=50")
+    p.add_argument("--ablation", choices=("random",), help="also train on 1,000 random candidates")
+    p.add_argument("--ship", help="copy the final model's files here (s1eval/data/mini/model for the embedded one)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads of each training run")
     args = parser.parse_args(argv)
 
     if args.cmd == "make-test":
@@ -59,6 +74,15 @@ def main(argv=None) -> int:
         from s1eval.mini.measure import format_report, measure
 
         print(format_report(measure(args.n, args.seed, args.pool, args.split)))
+    elif args.cmd == "build":
+        import logging
+
+        from s1eval.mini.build import BuildOptions, build
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        opts = BuildOptions(Path(args.out), args.pool, args.candidates, args.seed, args.pool_seed, args.pretrain_args, args.s1_args,
+                            args.data_args, args.ablation, Path(args.ship) if args.ship else None, args.threads)
+        print(build(opts))
     elif args.cmd == "tokenizer":
         from s1eval.mini.tokenizer import build_tokenizer
 
