@@ -53,8 +53,9 @@ def _draw(ax: Any, task: str, series: dict[str, list[Mapping[str, Any]]],
         y = [100 * r["accuracy"] for r in rows]
         err = None
         if all(r.get("ci_low") is not None and r.get("ci_high") is not None for r in rows):
-            err = [[100 * (r["accuracy"] - r["ci_low"]) for r in rows],
-                   [100 * (r["ci_high"] - r["accuracy"]) for r in rows]]
+            # clamped: a Wilson bound of 0/n can sit a rounding error above 0, and matplotlib refuses negatives
+            err = [[max(0.0, 100 * (r["accuracy"] - r["ci_low"])) for r in rows],
+                   [max(0.0, 100 * (r["ci_high"] - r["accuracy"])) for r in rows]]
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
     from matplotlib.ticker import FuncFormatter
 

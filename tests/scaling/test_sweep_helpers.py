@@ -55,6 +55,7 @@ def test_plot_is_a_png_on_a_log2_axis(tmp_path):
             for b in (512, 1024, 2048) for i in (0, 2)]
     rows.append(row("zero", 0, 0.1, 0))  # cannot sit on a log axis: a dashed no-thinking line instead
     rows.append(row("m", 512, 0.9, 400, task="s1_math500"))
+    rows.append({**row("m0", 1024, 0.0, 800, task="s1_math500"), "ci_low": 1e-17})  # Wilson's 0/n, rounded
     fig = build_figure(rows)
     aime, math500 = fig.axes
     assert aime.get_xscale() == "log" and aime.xaxis.get_transform().base == 2
