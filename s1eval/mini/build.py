@@ -79,6 +79,9 @@ class Chain:
         self.out = Path(opts.out).resolve()
         self.record: dict = {"options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
                              "steps": []}
+        # a rerun skips finished steps: keep what the run that made them recorded (command, wall time)
+        old = self.out / "build.json"
+        self.previous = {s["step"]: s for s in json.loads(old.read_text())["steps"]} if old.exists() else {}
 
     def env(self) -> dict[str, str]:
         # at most `threads` threads (the machine is shared) and never the hub (everything is local)
@@ -89,7 +92,7 @@ class Chain:
     def run(self, name: str, cmd: list[str], done: Path) -> None:
         if done.exists():
             log.info("%s: %s exists, skipped", name, done)
-            self.record["steps"].append({"step": name, "skipped": True})
+            self.record["steps"].append({**self.previous.get(name, {"step": name}), "skipped": True})
             return
         log.info("%s: %s", name, " ".join(cmd))
         t0 = time.time()
@@ -195,7 +198,8 @@ def build(opts: BuildOptions) -> Path:
 
 
 def ship(model_dir: Path, dest: Path) -> None:
-    """Copy the model's files (not optimizer states or logs) to `dest`, replacing what was there."""
+    """Copy the model's files (not optimizer states or logs) to `dest`, replacing what was there except its
+    MODEL_CARD.md."""
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -204,6 +208,8 @@ def ship(model_dir: Path, dest: Path) -> None:
             shutil.copyfile(model_dir / name, tmp / name)
     if not (tmp / "model.safetensors").exists():
         raise FileNotFoundError(f"{model_dir} has no model.safetensors; build the model first")
+    if (dest / "MODEL_CARD.md").exists():  # written by hand with the measured numbers: kept
+        shutil.copyfile(dest / "MODEL_CARD.md", tmp / "MODEL_CARD.md")
     run = json.loads((model_dir / "s1train_run.json").read_text())
     run.pop("log_history", None)
     write_text_atomic(tmp / "s1train_run.json", json.dumps(run, indent=2, default=str) + "\n")
