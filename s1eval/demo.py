@@ -1,11 +1,11 @@
-"""`make demo`: budget forcing end to end on the embedded tiny model, offline, in about a minute.
+"""`make demo` / `s1eval demo`: test-time scaling of the embedded mini-s1 model, offline, in a few minutes.
 
-Until the trained mini-s1 model ships, the demo runs the hand-set tiny Qwen2 of
-`s1eval.testing.tiny_model` through lm-eval's real evaluator with `--model s1hf` on a few shipped
-AIME24 problems, under three budget-forcing settings, and prints per request how many tokens went
-to thinking and to the answer, how many thinking rounds ran, how many "Wait"s were appended and
-whether the answer was forced. The tiny model cannot solve AIME: the point is to watch the
-mechanics (the accuracy column is honest and will read 0).
+The embedded model (`s1eval/data/mini/model`, ~1M parameters, made by `make mini-s1`; its MODEL_CARD.md says
+how) was trained with the s1 recipe in miniature on the mini task (`s1eval.mini`). The demo runs the real
+`s1eval sweep` with `--model s1hf` on the held-out s1_mini problems over several thinking budgets
+(`max_tokens_thinking`, 0 = no thinking) and 0/1/2 forced "Wait" extensions, and prints the table (accuracy
+with a 95% CI, mean thinking tokens, share within the budget, share forced) and the paper's three metrics
+(Control, Scaling, Performance); the scaling plot goes to OUTPUT/scaling.png.
 """
 
 from __future__ import annotations
@@ -13,63 +13,53 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 from pathlib import Path
 
-SETTINGS = (
-    ("natural end (budget 256)", "ends", "max_tokens_thinking=256"),
-    ("2x Wait (budget 256)", "ends", "max_tokens_thinking=256,thinking_n_ignore=2,thinking_n_ignore_str=Wait"),
-    ("never ends, forced at 48", "never", "max_tokens_thinking=48"),
-)
+from s1eval.mini.data import DATA_DIR
+
+MODEL_DIR = DATA_DIR / "mini" / "model"
+BUDGETS = "0,64,128,512"
+IGNORES = "0,1,2"
+# The task allows 2,048 new tokens; the longest teacher trace is ~360 and the largest demo budget 512, so 768
+# changes nothing for a model that stops, and bounds the time of one that rambles after "Final Answer:".
+MAX_GEN_TOKS = 768
 
 
-def _evaluate(model_path: Path, gen_kwargs: str, limit: int) -> tuple[list[dict], list[dict]]:
-    from lm_eval import simple_evaluate
-
-    from s1eval.budget import COLLECTOR
-
-    COLLECTOR.clear()
-    out = simple_evaluate(
-        model="s1hf", model_args=f"pretrained={model_path},max_length=4096", tasks=["s1_aime24"],
-        limit=limit, apply_chat_template=True, gen_kwargs=f"max_gen_toks=1024,{gen_kwargs}",
-        log_samples=True,
-    )
-    stats = COLLECTOR.pop_task("s1_aime24")
-    return out["samples"]["s1_aime24"], stats
-
-
-def _table(title: str, samples: list[dict], stats: list[dict]) -> str:
-    by_doc = {s["doc_id"]: s for s in samples}
-    lines = [f"\n{title}", f"{'doc':>4} {'thinking':>8} {'answer':>6} {'rounds':>6} {'waits':>5} {'forced':>6} {'correct':>7}"]
-    for row in stats:
-        sample = by_doc.get(row["doc_id"], {})
-        lines.append(f"{row['doc_id']:>4} {row['thinking_tokens']:>8} {row['answer_tokens']:>6} {row['rounds']:>6} "
-                     f"{row['ignores_used']:>5} {str(row['forced']):>6} {str(bool(sample.get('exact_match'))):>7}")
-    return "\n".join(lines)
+def sweep_argv(model: Path, output: Path, budgets: str, ignores: str, limit: int | None, batch_size: int) -> list[str]:
+    """The `s1eval sweep` command line the demo runs (printed, so it can be rerun by hand)."""
+    argv = ["--model", "s1hf", "--model_args", f"pretrained={model},max_length=4096", "--tasks", "s1_mini",
+            "--max-tokens-thinking", budgets, "--ignores", ignores, "--apply_chat_template",
+            "--batch_size", str(batch_size), "--gen_kwargs", f"max_gen_toks={MAX_GEN_TOKS}", "--output", str(output)]
+    return argv + (["--limit", str(limit)] if limit else [])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="s1eval demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", default="demo_out", help="where the tiny models are built")
-    parser.add_argument("--limit", type=int, default=3, help="AIME24 problems per setting")
+    parser.add_argument("--output", default="demo_out", type=Path, help="sweep folder (replaced on each run)")
+    parser.add_argument("--model", default=MODEL_DIR, type=Path, help="model folder (default: the embedded one)")
+    parser.add_argument("--budgets", default=BUDGETS, help=f"max_tokens_thinking values (default {BUDGETS})")
+    parser.add_argument("--ignores", default=IGNORES, help=f"forced 'Wait' extensions (default {IGNORES})")
+    parser.add_argument("--limit", type=int, default=40, help="s1_mini problems per setting (0: all 500)")
+    parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args(argv)
+    if not (args.model / "model.safetensors").is_file():
+        parser.error(f"no model at {args.model} (model.safetensors missing); `make mini-s1` builds and ships the "
+                     "embedded one, or pass --model FOLDER")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TQDM_DISABLE", "1")  # the table is the output; progress bars would drown it
     logging.basicConfig(level=logging.WARNING)
     for noisy in ("lm_eval", "transformers"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    from s1eval import _autoload
-    from s1eval.testing.tiny_model import build_tiny_model
+    shutil.rmtree(args.output, ignore_errors=True)  # a sweep resumes finished settings; a demo starts afresh
+    sweep = sweep_argv(args.model, args.output, args.budgets, args.ignores, args.limit, args.batch_size)
+    print("mini-s1 (see s1eval/data/mini/model/MODEL_CARD.md): budget forcing on held-out s1_mini problems.\n"
+          f"s1eval sweep {' '.join(sweep)}\n")
+    from s1eval import sweep as sweep_cmd
 
-    _autoload.install(force=True)
-    models = {v: build_tiny_model(Path(args.workdir) / f"tiny_{v}", variant=v) for v in ("ends", "never")}
-    print(f"Budget forcing with s1hf on the tiny hand-set model ({args.limit} AIME24 problems per setting).\n"
-          "thinking/answer = tokens; rounds = thinking rounds run; waits = ends suppressed with 'Wait'.")
-    for title, variant, gen_kwargs in SETTINGS:
-        samples, stats = _evaluate(models[variant], gen_kwargs, args.limit)
-        print(_table(f"{title}: --gen_kwargs {gen_kwargs}", samples, stats))
-        first = samples[0]["resps"][0][0]
-        print(f"first response: {first[:160]!r}{'...' if len(first) > 160 else ''}")
-    return 0
+    code = sweep_cmd.main(sweep)
+    print(f"\nplot: {args.output / 'scaling.png'}; per-setting lm-eval outputs under {args.output / 'settings'}")
+    return code
 
 
 if __name__ == "__main__":
