@@ -56,6 +56,7 @@ def main(argv=None) -> int:
     p.add_argument("--candidates", type=int, default=5000, help="teacher candidates s1data selects from")
     p.add_argument("--seed", type=int, default=0, help="initialisation, training order, candidates, selection")
     p.add_argument("--pool-seed", type=int, default=1, help="the pretraining pool's draw")
+    p.add_argument("--pool2", type=int, default=36000, help="rows of the second pretraining phase (0: none)")
     p.add_argument("--pretrain-arg", action="append", default=[], dest="pretrain_args",
                    help="extra `s1train sft` option for pretraining, e.g. --pretrain-arg=--max_steps=3")
     p.add_argument("--s1-arg", action="append", default=[], dest="s1_args", help="... for the s1 SFT")
@@ -80,8 +81,10 @@ def main(argv=None) -> int:
         from s1eval.mini.build import BuildOptions, build
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-        opts = BuildOptions(Path(args.out), args.pool, args.candidates, args.seed, args.pool_seed, args.pretrain_args, args.s1_args,
-                            args.data_args, args.ablation, Path(args.ship) if args.ship else None, args.threads)
+        opts = BuildOptions(Path(args.out), pool=args.pool, candidates=args.candidates, seed=args.seed,
+                            pool_seed=args.pool_seed, pool2=args.pool2, pretrain_args=args.pretrain_args,
+                            s1_args=args.s1_args, data_args=args.data_args, ablation=args.ablation,
+                            ship=Path(args.ship) if args.ship else None, threads=args.threads)
         print(build(opts))
     elif args.cmd == "tokenizer":
         from s1eval.mini.tokenizer import build_tokenizer

@@ -7,7 +7,9 @@ between s1data, s1train and s1eval breaks this chain, and CI runs a shortened on
 2. ``pool.jsonl``: the pretraining pool (``python -m s1eval.mini pool``): plain traces and answer-only rows.
 3. ``base/``: ``s1train sft --config recipes/mini/pretrain.yaml --init_from_config true``: "pretraining" the
    freshly initialised model on the pool: the stand-in for a pretrained base (a from-scratch model does not
-   learn the task from 1,000 rows; issue 8).
+   learn the task from 1,000 rows; issue 8). Then ``pool2.jsonl`` (fresh rows, 5% answer-only) and ``base2/``:
+   ``s1train sft --config recipes/mini/pretrain2.yaml`` continues from ``base/`` at batch 16 (``--pool2 0``
+   skips this second phase).
 4. ``candidates.jsonl`` + ``replies.jsonl``: train-split teacher candidates in the s1K columns (domain = map
    family) and the reference solver's traces as recorded replies (``python -m s1eval.mini teacher``).
 5. ``s1data/``: ``s1data run configs/mini/s1k.yaml``: decontaminate, traces (recorded client), quality,
@@ -52,6 +54,9 @@ class BuildOptions:
     candidates: int = 5000
     seed: int = 0  # model initialisation, training order, candidates and selection
     pool_seed: int = 1  # the pool's draw (the shipped model's pool was drawn with 1)
+    pool2: int = 36000  # rows of the second pretraining phase (0: none)
+    pool2_seed: int = 2
+    pool2_answer_only: float = 0.05
     pretrain_args: list[str] = field(default_factory=list)  # extra `s1train sft` options for step 3
     s1_args: list[str] = field(default_factory=list)  # ... and for step 6 (and the ablation)
     data_args: list[str] = field(default_factory=list)  # extra `s1data run --set` overrides for step 5
@@ -60,6 +65,8 @@ class BuildOptions:
     threads: int = 2
 
     def __post_init__(self) -> None:
+        if self.pool2 < 0:
+            raise ValueError(f"--pool2 must be >= 0 (0: no second pretraining phase), got {self.pool2}")
         for name in ("pool", "candidates"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
@@ -179,6 +186,12 @@ def build(opts: BuildOptions) -> Path:
                           str(opts.pool_seed)), out / "pool.jsonl")
     base = _sft(chain, "base", RECIPES / "pretrain.yaml", init, out / "pool.jsonl", opts.pretrain_args,
                 "--init_from_config", "true", "--seed", str(opts.seed))
+    if opts.pool2:
+        chain.run("pool2", _py("-m", "s1eval.mini", "pool", str(out / "pool2.jsonl"), "--n", str(opts.pool2),
+                               "--seed", str(opts.pool2_seed), "--answer-only-share", str(opts.pool2_answer_only)),
+                  out / "pool2.jsonl")
+        base = _sft(chain, "base2", RECIPES / "pretrain2.yaml", base, out / "pool2.jsonl", opts.pretrain_args,
+                    "--seed", str(opts.seed))
     if not (out / "candidates.jsonl").exists():
         write_candidates(out, opts.candidates, opts.seed)
     tok = f"{init}"

@@ -40,7 +40,7 @@ def _weights(folder: Path) -> dict:
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("mini_chain")
-    cmd = [sys.executable, "-m", "s1eval.mini", "build", "--out", str(out), "--pool", "64", "--candidates", "240",
+    cmd = [sys.executable, "-m", "s1eval.mini", "build", "--out", str(out), "--pool", "64", "--pool2", "32", "--candidates", "240",
            "--data-set", "select.n=40", *(f"--pretrain-arg={a}" for a in SMALL), *(f"--s1-arg={a}" for a in SMALL)]
     proc = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -51,14 +51,16 @@ def chain(tmp_path_factory) -> Path:
 def test_chain_runs_every_step_through_the_commands(chain):
     record = json.loads((chain / "build.json").read_text())
     ran = {s["step"]: s for s in record["steps"]}
-    assert {"pool", "base", "s1data", "s1"} <= set(ran)
+    assert {"pool", "base", "pool2", "base2", "s1data", "s1"} <= set(ran)
     assert all(not s.get("skipped") for s in ran.values())
     assert "--init_from_config" in ran["base"]["cmd"] and "s1data.cli" in ran["s1data"]["cmd"]
-    # both training runs really stepped, and the s1 step started from the pretrained base, not from scratch
-    for name in ("base", "s1"):
+    # every training run really stepped; phase 2 continued from phase 1 and the s1 step from phase 2
+    assert ran["base2"]["cmd"][ran["base2"]["cmd"].index("--model_name_or_path") + 1] == str(chain / "base")
+    assert ran["s1"]["cmd"][ran["s1"]["cmd"].index("--model_name_or_path") + 1] == str(chain / "base2")
+    for name in ("base", "base2", "s1"):
         run = json.loads((chain / name / "s1train_run.json").read_text())
         assert [h["step"] for h in run["log_history"] if "loss" in h] == [1, 2]
-    base, s1 = _weights(chain / "base"), _weights(chain / "s1")
+    base, s1 = _weights(chain / "base2"), _weights(chain / "s1")
     assert base.keys() == s1.keys()
     assert any(not (base[k] == s1[k]).all() for k in base)
     run = json.loads((chain / "s1" / "s1train_run.json").read_text())
@@ -80,8 +82,9 @@ def test_selection_is_the_s1k_rule_over_families_and_held_out_stays_out(chain):
     chosen = pool[pool.question.isin(set(export["question"]))]
     assert chosen.thinking_tokens.mean() > pool.thinking_tokens.mean() + 20
     # nothing the chain trained on is a held-out problem
-    pretrain = [json.loads(x)["question"] for x in (chain / "pool.jsonl").read_text().splitlines()]
-    assert len(pretrain) == 64
+    pretrain = [json.loads(x)["question"] for name in ("pool.jsonl", "pool2.jsonl")
+                for x in (chain / name).read_text().splitlines()]
+    assert len(pretrain) == 64 + 32
     assert not _held_out() & (set(pretrain) | set(export["question"]))
 
 
