@@ -50,5 +50,6 @@ re-check, 57% at least one "Wait". Pool traces (plain): mean 128 tokens.
 Modules: `problems` (maps, problems, splits), `traces` (the reference solver: teacher traces, s1K rows, the
 pretraining pool, recorded replies for s1data's `traces` stage, a trace checker for model outputs),
 `tokenizer` (the mini tokenizer), `data` (the shipped test set and the lm-eval loader of tasks/s1_mini),
-`measure`. CLI: ``python -m s1eval.mini {make-test,measure,tokenizer,teacher,pool}``.
+`measure`, `build` (the whole chain that makes the embedded model: ``make mini-s1``). CLI:
+``python -m s1eval.mini {make-test,measure,tokenizer,teacher,pool,build}``.
 """

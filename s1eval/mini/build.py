@@ -93,8 +93,9 @@ class Chain:
     def env(self) -> dict[str, str]:
         # at most `threads` threads (the machine is shared) and never the hub (everything is local)
         n = str(self.o.threads)
+        path = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
         return {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "HF_HUB_OFFLINE": "1",
-                "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+                "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": path}
 
     def run(self, name: str, cmd: list[str], done: Path) -> None:
         if done.exists():
