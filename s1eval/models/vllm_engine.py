@@ -110,7 +110,6 @@ class _Session:
     request_id: str  # vLLM's internal id
     external_id: str
     context: tuple[int, ...] = ()
-    busy: bool = True
 
 
 class VLLMEngine(Engine):
@@ -142,7 +141,7 @@ class VLLMEngine(Engine):
     def submit(self, cont: Continuation) -> None:
         session = self._sessions.get(cont.key)
         if session is not None:
-            if session.busy:
+            if cont.key in self._inflight_ids:
                 raise RuntimeError(f"request {cont.key!r} already has a continuation in flight")
             tail = cont.token_ids[len(session.context):]
             if self._resumable(cont) and tail and cont.token_ids[:len(session.context)] == session.context:
@@ -189,7 +188,6 @@ class VLLMEngine(Engine):
     def _continue_session(self, session: _Session, cont: Continuation, tail: Sequence[int]) -> None:
         request = self._process(session.request_id, tail, cont)
         request.external_req_id = session.external_id
-        session.busy = True
         self.resumed += 1
         self._add(request, _Chunk(cont, session, cached=len(session.context)))
 
@@ -241,7 +239,6 @@ class VLLMEngine(Engine):
                 if chunk.session is not None:
                     # vLLM keeps every token but the last sampled one, which it never ran through the model
                     chunk.session.context = cont.token_ids + step.new_ids[:-1]
-                    chunk.session.busy = False
                     cut = stop_string_cut(step.new_ids, cont.stop_strings, self._decode)
                     by_id = step.finish == "stop" and isinstance(step.matched_stop, int)
                     if cut is not None and not (by_id and cut[0] == len(step.new_ids)):
