@@ -32,6 +32,11 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pool", type=int, default=50_000, help="train problems the majority baselines learn from")
     p.add_argument("--split", default="dev", choices=("dev", "test"))
+    p = sub.add_parser("probe", help="a model's own greedy thinking, checked line by line (is the map learned?)")
+    p.add_argument("model", help="model folder")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", default="dev", choices=("dev", "train"))
     p = sub.add_parser("tokenizer", help="write the mini tokenizer's files to OUT")
     p.add_argument("out")
     for name, what in (("teacher", "candidate rows with teacher traces (s1K schema) for the s1 step"),
@@ -49,14 +54,15 @@ def main(argv=None) -> int:
         if name == "teacher":
             p.add_argument("--replies", help="also write s1data `recorded` client replies to this JSONL")
         else:
-            p.add_argument("--answer-only-share", type=float, default=0.2)
+            p.add_argument("--answer-only-share", type=float, default=0.05)
     p = sub.add_parser("build", help="pool -> pretrain -> s1data selection -> SFT, through the real commands")
     p.add_argument("--out", required=True, help="work folder (finished steps are skipped on a rerun)")
-    p.add_argument("--pool", type=int, default=20000, help="pretraining pool rows (one epoch)")
+    p.add_argument("--pool", type=int, default=24000, help="pretraining pool rows (one epoch)")
     p.add_argument("--candidates", type=int, default=5000, help="teacher candidates s1data selects from")
     p.add_argument("--seed", type=int, default=0, help="initialisation, training order, candidates, selection")
     p.add_argument("--pool-seed", type=int, default=1, help="the pretraining pool's draw")
-    p.add_argument("--pool2", type=int, default=36000, help="rows of the second pretraining phase (0: none)")
+    p.add_argument("--pool2", type=int, default=24000, help="rows of each further pretraining phase (0: none)")
+    p.add_argument("--phases", type=int, default=4, help="pretraining phases in all (phase 1, then pretrain2.yaml)")
     p.add_argument("--pretrain-arg", action="append", default=[], dest="pretrain_args",
                    help="extra `s1train sft` option for pretraining, e.g. --pretrain-arg=--max_steps=3")
     p.add_argument("--s1-arg", action="append", default=[], dest="s1_args", help="... for the s1 SFT")
@@ -82,10 +88,15 @@ def main(argv=None) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
         opts = BuildOptions(Path(args.out), pool=args.pool, candidates=args.candidates, seed=args.seed,
-                            pool_seed=args.pool_seed, pool2=args.pool2, pretrain_args=args.pretrain_args,
+                            pool_seed=args.pool_seed, pool2=args.pool2, phases=args.phases,
+                            pretrain_args=args.pretrain_args,
                             s1_args=args.s1_args, data_args=args.data_args, ablation=args.ablation,
                             ship=Path(args.ship) if args.ship else None, threads=args.threads)
         print(build(opts))
+    elif args.cmd == "probe":
+        from s1eval.mini.probe import probe_summary
+
+        print(probe_summary(args.model, n=args.n, seed=args.seed, split=args.split))
     elif args.cmd == "tokenizer":
         from s1eval.mini.tokenizer import build_tokenizer
 

@@ -7,13 +7,13 @@ between s1data, s1train and s1eval breaks this chain, and CI runs a shortened on
 2. ``pool.jsonl``: the pretraining pool (``python -m s1eval.mini pool``): plain traces and answer-only rows.
 3. ``base/``: ``s1train sft --config recipes/mini/pretrain.yaml --init_from_config true``: "pretraining" the
    freshly initialised model on the pool: the stand-in for a pretrained base (a from-scratch model does not
-   learn the task from 1,000 rows; issue 8). Then ``pool2.jsonl`` (fresh rows, 5% answer-only) and ``base2/``:
-   ``s1train sft --config recipes/mini/pretrain2.yaml`` continues from ``base/`` at batch 16 (``--pool2 0``
-   skips this second phase).
+   learn the task from 1,000 rows; issue 8). Then, for each further phase i = 2, 3, ... (``--phases``),
+   ``pool{i}.jsonl`` (fresh rows) and ``base{i}/``: ``s1train sft --config recipes/mini/pretrain2.yaml``
+   continues from the previous phase's model (``--pool2 0`` or ``--phases 1``: phase 1 only).
 4. ``candidates.jsonl`` + ``replies.jsonl``: train-split teacher candidates in the s1K columns (domain = map
    family) and the reference solver's traces as recorded replies (``python -m s1eval.mini teacher``).
 5. ``s1data/``: ``s1data run configs/mini/s1k.yaml``: decontaminate, traces (recorded client), quality,
-   difficulty (trace length), select (Algorithm 1 over the six families), export (s1K schema).
+   difficulty (trace length), select (Algorithm 1 over the four map families), export (s1K schema).
 6. ``s1/``: ``s1train sft --config recipes/mini/s1.yaml`` on the export: the model budget forcing runs on.
 
 With ``--ablation random`` the same SFT also runs on 1,000 random candidates (configs/mini/random_1k.yaml) into
@@ -50,13 +50,15 @@ class BuildOptions:
     """Sizes and overrides of one chain (defaults: the shipped model's)."""
 
     out: Path
-    pool: int = 20000
+    pool: int = 24000
     candidates: int = 5000
     seed: int = 0  # model initialisation, training order, candidates and selection
     pool_seed: int = 1  # the pool's draw (the shipped model's pool was drawn with 1)
-    pool2: int = 36000  # rows of the second pretraining phase (0: none)
-    pool2_seed: int = 2
-    pool2_answer_only: float = 0.05
+    # Answer-only rows teach answering without thinking (budget 0); at 20% the empty thinking won the greedy
+    # argmax after "think" and the model stopped thinking altogether (model card, v1 run 3).
+    answer_only: float = 0.05
+    pool2: int = 24000  # rows of each further pretraining phase (0: none)
+    phases: int = 4  # pretraining phases in all: phase 1 (pretrain.yaml), then phases 2.. (pretrain2.yaml)
     pretrain_args: list[str] = field(default_factory=list)  # extra `s1train sft` options for step 3
     s1_args: list[str] = field(default_factory=list)  # ... and for step 6 (and the ablation)
     data_args: list[str] = field(default_factory=list)  # extra `s1data run --set` overrides for step 5
@@ -66,7 +68,9 @@ class BuildOptions:
 
     def __post_init__(self) -> None:
         if self.pool2 < 0:
-            raise ValueError(f"--pool2 must be >= 0 (0: no second pretraining phase), got {self.pool2}")
+            raise ValueError(f"--pool2 must be >= 0 (0: no further pretraining phase), got {self.pool2}")
+        if self.phases < 1:
+            raise ValueError(f"--phases must be >= 1 (1: phase 1 only), got {self.phases}")
         for name in ("pool", "candidates"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
@@ -184,14 +188,14 @@ def build(opts: BuildOptions) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     init = out / "init" if (out / "init").exists() else write_init(out)
     chain.run("pool", _py("-m", "s1eval.mini", "pool", str(out / "pool.jsonl"), "--n", str(opts.pool), "--seed",
-                          str(opts.pool_seed)), out / "pool.jsonl")
+                          str(opts.pool_seed), "--answer-only-share", str(opts.answer_only)), out / "pool.jsonl")
     base = _sft(chain, "base", RECIPES / "pretrain.yaml", init, out / "pool.jsonl", opts.pretrain_args,
                 "--init_from_config", "true", "--seed", str(opts.seed))
-    if opts.pool2:
-        chain.run("pool2", _py("-m", "s1eval.mini", "pool", str(out / "pool2.jsonl"), "--n", str(opts.pool2),
-                               "--seed", str(opts.pool2_seed), "--answer-only-share", str(opts.pool2_answer_only)),
-                  out / "pool2.jsonl")
-        base = _sft(chain, "base2", RECIPES / "pretrain2.yaml", base, out / "pool2.jsonl", opts.pretrain_args,
+    for phase in range(2, opts.phases + 1) if opts.pool2 else ():
+        pool = out / f"pool{phase}.jsonl"  # fresh rows: the pool's seed is the phase number
+        chain.run(f"pool{phase}", _py("-m", "s1eval.mini", "pool", str(pool), "--n", str(opts.pool2), "--seed",
+                                      str(phase), "--answer-only-share", str(opts.answer_only)), pool)
+        base = _sft(chain, f"base{phase}", RECIPES / "pretrain2.yaml", base, pool, opts.pretrain_args,
                     "--seed", str(opts.seed))
     if not (out / "candidates.jsonl").exists():
         write_candidates(out, opts.candidates, opts.seed)

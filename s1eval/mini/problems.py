@@ -2,7 +2,8 @@
 
 A problem is ``(family, x0, a, b)``: start from ``x = x0`` and, for ``r = a, a-1, ..., b`` in turn, replace
 ``x`` by ``sigma(x) + r (mod P)``, where ``sigma(x) = c * x**e (mod P)`` is the family's map.  The answer is
-the final ``x``; ``k = a - b + 1`` steps.  Numbers in questions and traces are written with two digits.
+the final ``x``; ``k = a - b + 1`` steps, stated in the question (the trace counts them down, so the end of
+the thinking is a local decision).  Numbers in questions and traces are written with two digits.
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator
 
-#: The prime modulus: answers are 0..88 (chance 1/89), every number fits in two digits.
-P = 89
+#: The prime modulus: answers are 0..40 (chance 1/41), every number fits in two digits. 89 (six maps, a
+#: 534-entry table) was not learnable in the CPU budget (MODEL_CARD.md, runs 1-6); 41 with four maps is 164.
+P = 41
 #: The step term r runs over 0..R-1.
 R = 40
 #: Steps per problem: K_MIN..K_MAX (the test set is uniform over k). One step could be done "in the head" (it
 #: is what a trace line teaches), so a problem always has at least two.
-K_MIN, K_MAX = 2, 24
+K_MIN, K_MAX = 2, 16
 #: Share of trajectory starts (family, x0, a) in each split, by hash bucket out of 16.
 SPLIT_BUCKETS = {"test": (0,), "dev": (1,), "train": tuple(range(2, 16))}
 SPLITS = tuple(SPLIT_BUCKETS)
-_HASH_SALT = "s1mini-v1"
+_HASH_SALT = "s1mini-v2"
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,9 @@ class Family:
 #: The map families: the task's "domains" (s1data's Algorithm 1 samples domains uniformly).
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("cube", 1, 3),
-    Family("fifth", 1, 5),
     Family("seventh", 1, 7),
-    Family("ninth", 1, 9),
     Family("double_cube", 2, 3),
-    Family("triple_fifth", 3, 5),
+    Family("triple_seventh", 3, 7),
 )}
 
 
@@ -87,8 +87,8 @@ class Problem:
 
     @property
     def question(self) -> str:
-        return (f"Let x = {num(self.x0)}. For r from {num(self.a)} down to {num(self.b)}, replace x by "
-                f"{self.fam.formula} + r mod {P}. What is x at the end?")
+        return (f"Let x = {num(self.x0)}. In {num(self.k)} steps, for r from {num(self.a)} down to {num(self.b)}, "
+                f"replace x by {self.fam.formula} + r mod {P}. What is x at the end?")
 
     def steps(self) -> Iterator[tuple[int, int, int, int]]:
         """(x, sigma(x), r, new x) for each step."""
@@ -131,14 +131,18 @@ def parse_question(question: str) -> Problem:
     """The problem a question text states (inverse of `Problem.question`)."""
     import re
 
-    m = re.fullmatch(r"Let x = (\d+)\. For r from (\d+) down to (\d+), replace x by (\S+) \+ r mod (\d+)\. "
-                     r"What is x at the end\?", question.strip())
-    if not m or int(m.group(5)) != P:
+    m = re.fullmatch(r"Let x = (\d+)\. In (\d+) steps, for r from (\d+) down to (\d+), replace x by (\S+) \+ r "
+                     r"mod (\d+)\. What is x at the end\?", question.strip())
+    if not m or int(m.group(6)) != P:
         raise ValueError(f"not a mini question: {question!r:.120}")
     by_formula = {f.formula: f.name for f in FAMILIES.values()}
-    if m.group(4) not in by_formula:
-        raise ValueError(f"unknown map {m.group(4)!r} in {question!r:.120}")
-    return Problem(by_formula[m.group(4)], int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if m.group(5) not in by_formula:
+        raise ValueError(f"unknown map {m.group(5)!r} in {question!r:.120}")
+    prob = Problem(by_formula[m.group(5)], int(m.group(1)), int(m.group(3)), int(m.group(4)))
+    if prob.k != int(m.group(2)):
+        raise ValueError(f"{m.group(2)} steps, but r from {m.group(3)} down to {m.group(4)} is {prob.k}: "
+                         f"{question!r:.120}")
+    return prob
 
 
 def sample_problems(n: int, seed: int, split: str = "train", k_range: tuple[int, int] = (K_MIN, K_MAX),

@@ -6,7 +6,7 @@ special-token ids it reuses): Qwen2's pre-tokenizer (every digit a token of its 
 ``<|im_end|>`` (399); eos ``<|im_end|>``, pad ``<|endoftext|>``; Qwen2.5-Instruct's chat template.  The merges
 are trained (deterministically) on the mini task's own text, so that "think", "answer", "Wait", "Final",
 " Answer", "->", the question's words and the chat template's words are single tokens; a trace line
-``41->23+11=34`` is 12 tokens (8 digits, "->", "+", "=", "\\n").
+``03:31->23+11=34`` is 15 tokens (10 digits, ":", "->", "+", "=", "\\n").
 
 The files are written the way tiny_model writes them (tokenizer.json, vocab.json + merges.txt,
 tokenizer_config.json with ``tokenizer_class: Qwen2Tokenizer``), the layout transformers 5 loads back

@@ -1,6 +1,9 @@
 """The reference solver: teacher traces, s1K-schema rows, the pretraining pool, and a trace checker.
 
-One line per step, ``{x}->{sigma(x)}+{r}={x'}`` (two-digit numbers, 12 tokens with `s1eval.mini.tokenizer`).
+One line per step, ``{n}:{x}->{sigma(x)}+{r}={x'}`` where n counts the steps left down from k to 1 (two-digit
+numbers, 15 tokens with `s1eval.mini.tokenizer`). The count makes ending the thinking a local decision (after the
+line numbered 01); without it the model had to compare r with the question's b, which 3,000 pretraining steps
+did not teach (the model card's v2 run: 6% of last lines followed by the end of thinking).
 A *slip* writes a step wrong (a wrong sigma(x) carried into the sum, or a wrong sum) and follows it with
 ``Wait, `` and the step done again correctly; a *re-check* follows a correct step with ``Wait, `` and the same
 step again. Both kinds exist so that "Wait" means "do the last step again", never "change the answer"
@@ -23,12 +26,13 @@ from s1eval.mini.problems import K_MAX, K_MIN, P, Problem, num, sample_problems
 
 WAIT = "Wait, "
 ANSWER_PREFIX = "Final Answer: "  # what budget forcing appends when the budget runs out, so both ends agree
-_LINE_RE = re.compile(r"^(Wait, )?(\d{2})->(\d{2})\+(\d{2})=(\d{2})$")
+_LINE_RE = re.compile(r"^(Wait, )?(\d{2}):(\d{2})->(\d{2})\+(\d{2})=(\d{2})$")
 _SLIP_DELTAS = (-10, -1, 1, 10)
 
 
-def line(x: int, s: int, r: int, y: int) -> str:
-    return f"{num(x)}->{num(s)}+{num(r)}={num(y)}"
+def line(n: int, x: int, s: int, r: int, y: int) -> str:
+    """Step line: n steps left (this one included), x, sigma(x), r and the new x."""
+    return f"{num(n)}:{num(x)}->{num(s)}+{num(r)}={num(y)}"
 
 
 @dataclass(frozen=True)
@@ -67,12 +71,12 @@ class Trace:
         return ANSWER_PREFIX + num(self.value)
 
 
-def _slip(rng: random.Random, x: int, s: int, r: int, y: int) -> str:
+def _slip(rng: random.Random, n: int, x: int, s: int, r: int, y: int) -> str:
     d = _SLIP_DELTAS[rng.randrange(len(_SLIP_DELTAS))]
     if rng.random() < 0.5:  # a wrong sigma(x), added up correctly
         s2 = (s + d) % P
-        return line(x, s2, r, (s2 + r) % P)
-    return line(x, s, r, (y + d) % P)  # a wrong sum
+        return line(n, x, s2, r, (s2 + r) % P)
+    return line(n, x, s, r, (y + d) % P)  # a wrong sum
 
 
 def write_trace(problem: Problem, rng: random.Random, cfg: TraceConfig = TraceConfig()) -> Trace:
@@ -85,20 +89,21 @@ def write_trace(problem: Problem, rng: random.Random, cfg: TraceConfig = TraceCo
     for i, r in enumerate(range(problem.a, problem.b - 1, -1)):
         s = problem.fam.sigma(x)
         y = (s + r) % P
+        n = k - i
         if i == error_step:
-            wrong = _slip(rng, x, s, r, y)
+            wrong = _slip(rng, n, x, s, r, y)
             out.append(wrong)
             x = int(wrong[-2:])
             continue
         if rng.random() < cfg.slip_rate:
-            out.append(_slip(rng, x, s, r, y))
-            out.append(WAIT + line(x, s, r, y))
+            out.append(_slip(rng, n, x, s, r, y))
+            out.append(WAIT + line(n, x, s, r, y))
             slips += 1
         else:
-            out.append(line(x, s, r, y))
+            out.append(line(n, x, s, r, y))
             recheck = cfg.final_recheck_rate if i == k - 1 else cfg.recheck_rate
             if rng.random() < recheck:
-                out.append(WAIT + line(x, s, r, y))
+                out.append(WAIT + line(n, x, s, r, y))
                 rechecks += 1
         x = y
     return Trace("\n".join(out), x, x == problem.answer, slips, rechecks, len(out))
@@ -134,7 +139,7 @@ def teacher_rows(n: int, seed: int, cfg: TraceConfig = TraceConfig(), split: str
             for p in sample_problems(n, seed, split, k_range, unique=unique)]
 
 
-def pool_rows(n: int, seed: int, answer_only_share: float = 0.2, k_range: tuple[int, int] = (K_MIN, K_MAX),
+def pool_rows(n: int, seed: int, answer_only_share: float = 0.05, k_range: tuple[int, int] = (K_MIN, K_MAX),
               cfg: TraceConfig = PLAIN, split: str = "train") -> list[dict[str, Any]]:
     """The pretraining pool (the stand-in for a pretrained base): train problems with plain traces (no Wait by
     default) and a share with the answer only (empty thinking). Problems may repeat (they are drawn
@@ -194,7 +199,7 @@ def check_trace(problem: Problem, text: str) -> TraceCheck:
         if not m:
             chk.unparsed += 1
             continue
-        x, s, r, y = (int(g) for g in m.groups()[1:])
+        _, x, s, r, y = (int(g) for g in m.groups()[1:])
         chk.lines += 1
         ok = True
         if s != problem.fam.sigma(x):

@@ -41,7 +41,8 @@ def _weights(folder: Path) -> dict:
 def chain(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("mini_chain")
     cmd = [sys.executable, "-m", "s1eval.mini", "build", "--out", str(out), "--pool", "64", "--pool2", "32",
-           "--candidates", "240", "--data-set", "select.n=40", *(f"--pretrain-arg={a}" for a in SMALL), *(f"--s1-arg={a}" for a in SMALL)]
+           "--phases", "3", "--candidates", "240", "--data-set", "select.n=40",
+           *(f"--pretrain-arg={a}" for a in SMALL), *(f"--s1-arg={a}" for a in SMALL)]
     proc = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return out
@@ -51,16 +52,19 @@ def chain(tmp_path_factory) -> Path:
 def test_chain_runs_every_step_through_the_commands(chain):
     record = json.loads((chain / "build.json").read_text())
     ran = {s["step"]: s for s in record["steps"]}
-    assert {"pool", "base", "pool2", "base2", "s1data", "s1"} <= set(ran)
+    assert {"pool", "base", "pool2", "base2", "pool3", "base3", "s1data", "s1"} <= set(ran)
     assert all(not s.get("skipped") for s in ran.values())
     assert "--init_from_config" in ran["base"]["cmd"] and "s1data.cli" in ran["s1data"]["cmd"]
-    # every training run really stepped; phase 2 continued from phase 1 and the s1 step from phase 2
-    assert ran["base2"]["cmd"][ran["base2"]["cmd"].index("--model_name_or_path") + 1] == str(chain / "base")
-    assert ran["s1"]["cmd"][ran["s1"]["cmd"].index("--model_name_or_path") + 1] == str(chain / "base2")
-    for name in ("base", "base2", "s1"):
+    # every training run really stepped; each pretraining phase continued from the one before, the s1 step
+    # from the last
+    start = {name: ran[name]["cmd"][ran[name]["cmd"].index("--model_name_or_path") + 1]
+             for name in ("base2", "base3", "s1")}
+    assert start == {"base2": str(chain / "base"), "base3": str(chain / "base2"), "s1": str(chain / "base3")}
+    assert "pool3.jsonl" in ran["base3"]["cmd"][ran["base3"]["cmd"].index("--dataset_name") + 1]
+    for name in ("base", "base2", "base3", "s1"):
         run = json.loads((chain / name / "s1train_run.json").read_text())
         assert [h["step"] for h in run["log_history"] if "loss" in h] == [1, 2]
-    base, s1 = _weights(chain / "base2"), _weights(chain / "s1")
+    base, s1 = _weights(chain / "base3"), _weights(chain / "s1")
     assert base.keys() == s1.keys()
     assert any(not (base[k] == s1[k]).all() for k in base)
     run = json.loads((chain / "s1" / "s1train_run.json").read_text())
@@ -82,9 +86,9 @@ def test_selection_is_the_s1k_rule_over_families_and_held_out_stays_out(chain):
     chosen = pool[pool.question.isin(set(export["question"]))]
     assert chosen.thinking_tokens.mean() > pool.thinking_tokens.mean() + 20
     # nothing the chain trained on is a held-out problem
-    pretrain = [json.loads(x)["question"] for name in ("pool.jsonl", "pool2.jsonl")
+    pretrain = [json.loads(x)["question"] for name in ("pool.jsonl", "pool2.jsonl", "pool3.jsonl")
                 for x in (chain / name).read_text().splitlines()]
-    assert len(pretrain) == 64 + 32
+    assert len(pretrain) == 64 + 32 + 32
     assert not _held_out() & (set(pretrain) | set(export["question"]))
 
 

@@ -17,16 +17,16 @@ def test_every_map_is_a_permutation_of_z_p():
 
 
 def test_answer_follows_the_written_recurrence():
-    p = Problem("cube", 41, 11, 9)
+    p = Problem("cube", 31, 11, 9)
     assert p.k == 3
-    x = 41
+    x = 31
     for r in (11, 10, 9):
-        x = (x ** 3 + r) % 89
+        x = (x ** 3 + r) % 41
     assert p.answer == x
-    assert p.question == ("Let x = 41. For r from 11 down to 09, replace x by x^3 + r mod 89. "
+    assert p.question == ("Let x = 31. In 03 steps, for r from 11 down to 09, replace x by x^3 + r mod 41. "
                           "What is x at the end?")
-    assert Problem("double_cube", 5, 3, 3).answer == (2 * 5 ** 3 + 3) % 89
-    assert "3x^5 + r" in Problem("triple_fifth", 5, 3, 3).question
+    assert Problem("double_cube", 5, 3, 3).answer == (2 * 5 ** 3 + 3) % 41
+    assert "3x^7 + r" in Problem("triple_seventh", 5, 3, 3).question
 
 
 def test_questions_parse_back():
@@ -34,6 +34,8 @@ def test_questions_parse_back():
         assert parse_question(p.question) == p
     with pytest.raises(ValueError):
         parse_question("What is 2+2?")
+    with pytest.raises(ValueError, match="04 steps, but r from 11 down to 09 is 3"):  # the count must match r
+        parse_question(Problem("cube", 31, 11, 9).question.replace("03 steps", "04 steps"))
 
 
 def test_invalid_problems_are_refused():
@@ -51,7 +53,7 @@ def test_partition_by_trajectory_start():
         assert {p.split for p in probs} == {split}
         assert all(K_MIN <= p.k <= K_MAX for p in probs)
     # Problems sharing a start share a trace prefix, hence a split.
-    assert len({Problem("fifth", 7, 20, b).split for b in range(21)}) == 1
+    assert len({Problem("seventh", 7, 20, b).split for b in range(21)}) == 1
 
 
 def test_sampling_is_deterministic_and_uniform_in_k():
@@ -64,15 +66,16 @@ def test_sampling_is_deterministic_and_uniform_in_k():
 
 
 def test_no_thinking_is_near_chance():
-    """Answers are spread over all 89 values and no trivial predictor beats chance (1.12%) by much: the numbers in
+    """Answers are spread over all 41 values and no trivial predictor beats chance (2.44%) by much: the numbers in
     the question, one step of the map, or the majority answer per combination of up to three problem features
-    learned on 20,000 train problems (measured on 1,000 dev problems; at 10,000 the best is 1.27%)."""
+    learned on 20,000 train problems (measured on 1,000 dev problems, where one predictor's standard error is
+    0.5 points and the best of ~35 sits about two of them above chance by luck alone)."""
     m = measure(n=1000, seed=0, pool=20_000)
     assert m["distinct_answers"] == P
     assert m["entropy_bits"] > math.log2(P) - 0.1
-    assert m["max_class_share"] < 0.025
+    assert m["max_class_share"] < 2 / P
     assert len(m["baselines"]) > 30
-    assert m["best_baseline_accuracy"] < 0.03, (m["best_baseline"], m["best_baseline_accuracy"])
+    assert m["best_baseline_accuracy"] < 2 / P, (m["best_baseline"], m["best_baseline_accuracy"])
 
 
 def test_answer_is_uniform_given_everything_but_the_start_value():

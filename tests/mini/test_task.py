@@ -61,11 +61,11 @@ def test_lm_eval_task(tmp_path):
     assert len(docs) == 500
     assert task.doc_to_text(docs[0]) == docs[0]["problem"] and task.doc_to_target(docs[0]) == docs[0]["answer"]
     doc = docs[0]
-    right = f"41->23+11=34\n<|im_start|>answer\nFinal Answer: {int(doc['answer']):02d}"
+    right = f"01:31->23+11=34\n<|im_start|>answer\nFinal Answer: {int(doc['answer']):02d}"
     assert task.process_results(doc, [right])["exact_match"] == 1
-    wrong = f"<|im_start|>answer\nFinal Answer: {(int(doc['answer']) + 1) % 89:02d}"
+    wrong = f"<|im_start|>answer\nFinal Answer: {(int(doc['answer']) + 1) % 41:02d}"
     assert task.process_results(doc, [wrong])["exact_match"] == 0
-    cut = "41->23+11=34\n<|im_start|>answer\nFinal Answer:"
+    cut = "01:31->23+11=34\n<|im_start|>answer\nFinal Answer:"
     assert task.process_results(doc, [cut])["grading"]["method"] == "unextracted"
     # --metadata mini_data points the task at another file
     other = tmp_path / "other.jsonl"

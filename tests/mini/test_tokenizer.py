@@ -17,7 +17,7 @@ def _texts():
     yield "Hello  world\n\n\nthree newlines, two  spaces,   three"
     yield " leading and trailing space \n"
     yield "".join(chr(c) for c in range(32, 127))
-    yield "12\nWait, 41->23+11=34\n<|im_start|>answer\nFinal Answer: 07<|im_end|>\n<|endoftext|>"
+    yield "12\nWait, 03:31->23+11=34\n<|im_start|>answer\nFinal Answer: 07<|im_end|>\n<|endoftext|>"
     yield "Think for up to 128 tokens.\n<|im_start|>3 steps left\nÄ é ∑ 漢字"
 
 
@@ -40,8 +40,8 @@ def test_special_and_single_tokens(mini_tok):
                ",", " "] + [str(d) for d in range(10)]
     for piece in singles:
         assert len(mini_tok.encode(piece, add_special_tokens=False)) == 1, piece
-    # numbers are digit by digit, so a step line is always 12 tokens
-    assert len(mini_tok.encode("41->23+11=34\n", add_special_tokens=False)) == 12
+    # numbers are digit by digit, so a step line is always 15 tokens (s1eval.mini.probe relies on it)
+    assert len(mini_tok.encode("03:31->23+11=34\n", add_special_tokens=False)) == 15
     assert len(mini_tok.encode("07", add_special_tokens=False)) == 2
     assert mini_tok.encode("<|im_start|>think\n", add_special_tokens=False)[:2] == \
         [IM_START, mini_tok.convert_tokens_to_ids("think")]
@@ -50,7 +50,7 @@ def test_special_and_single_tokens(mini_tok):
 def test_budget_forcing_strings_tokenize_like_training_text(mini_tok):
     # "Wait" appended after a generated newline gives the ids the training text has for "\nWait".
     enc = lambda s: mini_tok.encode(s, add_special_tokens=False)  # noqa: E731
-    assert enc("=34\n") + enc("Wait") + enc(", 41") == enc("=34\nWait, 41")
+    assert enc("=34\n") + enc("Wait") + enc(", 02:34") == enc("=34\nWait, 02:34")
     assert enc("<|im_start|>answer\nFinal Answer:") + enc(" 07") == enc("<|im_start|>answer\nFinal Answer: 07")
 
 

@@ -23,15 +23,15 @@ S1K_COLUMNS = ["solution", "question", "cot_type", "source_type", "metadata", "c
 
 
 def test_plain_trace_one_line_per_step():
-    p = Problem("cube", 41, 11, 9)
+    p = Problem("cube", 31, 11, 9)
     t = write_trace(p, random.Random(0), PLAIN)
     lines = t.text.split("\n")
     assert len(lines) == 3 and t.correct and t.value == p.answer
-    x = 41
-    for ln, r in zip(lines, (11, 10, 9)):
+    x = 31
+    for ln, n, r in zip(lines, (3, 2, 1), (11, 10, 9)):  # n: steps left, so the last line is always 01
         s = x ** 3 % P
         y = (s + r) % P
-        assert ln == f"{x:02d}->{s:02d}+{r:02d}={y:02d}"
+        assert ln == f"{n:02d}:{x:02d}->{s:02d}+{r:02d}={y:02d}"
         x = y
     assert t.attempt == f"Final Answer: {p.answer:02d}"
     chk = check_trace(p, t.text)
@@ -54,7 +54,7 @@ def test_wait_follows_slips_and_correct_steps_alike():
         for i, ln in enumerate(lines):
             if ln.startswith(WAIT):
                 redo = ln[len(WAIT):]
-                # the redone step starts from the same x and is right
+                # the redone step has the same count and starts from the same x, and is right
                 assert redo.split("->")[0] == lines[i - 1].split("->")[0]
                 assert check_trace(p, redo).errors == []
                 if redo == lines[i - 1]:
@@ -72,7 +72,7 @@ def test_wait_follows_slips_and_correct_steps_alike():
     assert 0.12 < final_confirms / len(rows) < 0.18
     with_slip = sum(json.loads(r["metadata"])["slips"] > 0 for r in rows) / len(rows)
     with_recheck = sum(json.loads(r["metadata"])["rechecks"] > 0 for r in rows) / len(rows)
-    assert 0.2 < with_slip < 0.45 and 0.25 < with_recheck < 0.5
+    assert 0.15 < with_slip < 0.35 and 0.2 < with_recheck < 0.45  # k 2..16: 22% and 32% measured
 
 
 def test_rates_are_configurable():
@@ -107,7 +107,7 @@ def test_pool_plain_traces_and_answer_only_rows():
     rows = pool_rows(1000, 0)
     assert all(list(r) == S1K_COLUMNS and r["source_type"] == "s1eval.mini/pool" for r in rows)
     empty = [r for r in rows if r["thinking_trajectories"] == [""]]
-    assert 0.15 < len(empty) / len(rows) < 0.25
+    assert 0.03 < len(empty) / len(rows) < 0.08  # 5% by default
     for r in rows:
         p = parse_question(r["question"])
         assert r["attempt"] == f"Final Answer: {p.answer:02d}" and p.split == "train"
