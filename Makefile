@@ -25,10 +25,10 @@ $(STAMP): pyproject.toml constraints/cpu.txt s1eval_autoload.pth
 demo: venv
 	$(BIN)/s1eval demo
 
-# The embedded mini-s1 model (s1eval/data/mini/model): pool -> pretraining -> s1data selection -> s1 SFT through the
-# real commands (s1eval/mini/build.py), about 30 minutes on 2 idle CPU cores; finished steps in mini_out/ are
-# skipped. MINI_ARGS=--ablation=random also trains the random-1K ablation; MINI_ARGS=--pool2=0 leaves out the
-# second pretraining phase (the shipped checkpoint was made so: see its MODEL_CARD.md).
+# The embedded mini-s1 model (s1eval/data/mini/model): pool -> five pretraining phases -> s1data selection -> s1 SFT
+# through the real commands (s1eval/mini/build.py), about an hour on 2 idle CPU cores (each phase ~12 min); finished
+# steps in mini_out/ are skipped. MINI_ARGS=--ablation=random also trains the random-1K ablation (how the shipped
+# model and its card's numbers were made).
 MINI_ARGS ?=
 mini-s1: venv
 	$(BIN)/python -m s1eval.mini build --out mini_out --ship s1eval/data/mini/model $(MINI_ARGS)

@@ -62,7 +62,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="initialisation, training order, candidates, selection")
     p.add_argument("--pool-seed", type=int, default=1, help="the pretraining pool's draw")
     p.add_argument("--pool2", type=int, default=24000, help="rows of each further pretraining phase (0: none)")
-    p.add_argument("--phases", type=int, default=4, help="pretraining phases in all (phase 1, then pretrain2.yaml)")
+    p.add_argument("--phases", type=int, default=5, help="pretraining phases in all (phase 1, then pretrain2.yaml)")
+    p.add_argument("--wait-phases", type=int, default=1, help="last phases whose pools have the teacher's Wait lines")
     p.add_argument("--pretrain-arg", action="append", default=[], dest="pretrain_args",
                    help="extra `s1train sft` option for pretraining, e.g. --pretrain-arg=--max_steps=3")
     p.add_argument("--s1-arg", action="append", default=[], dest="s1_args", help="... for the s1 SFT")
@@ -89,6 +90,7 @@ def main(argv=None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
         opts = BuildOptions(Path(args.out), pool=args.pool, candidates=args.candidates, seed=args.seed,
                             pool_seed=args.pool_seed, pool2=args.pool2, phases=args.phases,
+                            wait_phases=args.wait_phases,
                             pretrain_args=args.pretrain_args,
                             s1_args=args.s1_args, data_args=args.data_args, ablation=args.ablation,
                             ship=Path(args.ship) if args.ship else None, threads=args.threads)

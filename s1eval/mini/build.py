@@ -9,7 +9,9 @@ between s1data, s1train and s1eval breaks this chain, and CI runs a shortened on
    freshly initialised model on the pool: the stand-in for a pretrained base (a from-scratch model does not
    learn the task from 1,000 rows; issue 8). Then, for each further phase i = 2, 3, ... (``--phases``),
    ``pool{i}.jsonl`` (fresh rows) and ``base{i}/``: ``s1train sft --config recipes/mini/pretrain2.yaml``
-   continues from the previous phase's model (``--pool2 0`` or ``--phases 1``: phase 1 only).
+   continues from the previous phase's model (``--pool2 0`` or ``--phases 1``: phase 1 only); the last
+   ``--wait-phases`` pools carry the teacher's slips and re-checks after "Wait," (the base must know "Wait", as
+   a pretrained LLM does).
 4. ``candidates.jsonl`` + ``replies.jsonl``: train-split teacher candidates in the s1K columns (domain = map
    family) and the reference solver's traces as recorded replies (``python -m s1eval.mini teacher``).
 5. ``s1data/``: ``s1data run configs/mini/s1k.yaml``: decontaminate, traces (recorded client), quality,
@@ -33,9 +35,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from s1eval.mini.traces import TraceConfig
 from s1eval.sidecar import write_text_atomic
 
 log = logging.getLogger(__name__)
+TEACHER = TraceConfig()  # the teacher's slip and re-check rates
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes" / "mini"
@@ -58,7 +62,8 @@ class BuildOptions:
     # argmax after "think" and the model stopped thinking altogether (model card, v1 run 3).
     answer_only: float = 0.05
     pool2: int = 24000  # rows of each further pretraining phase (0: none)
-    phases: int = 4  # pretraining phases in all: phase 1 (pretrain.yaml), then phases 2.. (pretrain2.yaml)
+    phases: int = 5  # pretraining phases in all: phase 1 (pretrain.yaml), then phases 2.. (pretrain2.yaml)
+    wait_phases: int = 1  # the last phases' pools have the teacher's Wait lines (slips, re-checks)
     pretrain_args: list[str] = field(default_factory=list)  # extra `s1train sft` options for step 3
     s1_args: list[str] = field(default_factory=list)  # ... and for step 6 (and the ablation)
     data_args: list[str] = field(default_factory=list)  # extra `s1data run --set` overrides for step 5
@@ -71,6 +76,9 @@ class BuildOptions:
             raise ValueError(f"--pool2 must be >= 0 (0: no further pretraining phase), got {self.pool2}")
         if self.phases < 1:
             raise ValueError(f"--phases must be >= 1 (1: phase 1 only), got {self.phases}")
+        if not 0 <= self.wait_phases < self.phases:
+            raise ValueError(f"--wait-phases must be in [0, --phases - 1 = {self.phases - 1}] (phase 1 stays plain), "
+                             f"got {self.wait_phases}")
         for name in ("pool", "candidates"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
@@ -193,8 +201,13 @@ def build(opts: BuildOptions) -> Path:
                 "--init_from_config", "true", "--seed", str(opts.seed))
     for phase in range(2, opts.phases + 1) if opts.pool2 else ():
         pool = out / f"pool{phase}.jsonl"  # fresh rows: the pool's seed is the phase number
+        # The last `wait_phases` phases see the teacher's slips and re-checks: a pretrained LLM knows "Wait"; a
+        # base that never saw it learned nothing of it in the s1 step at lr 2e-4 (forced Waits became garbage)
+        waits = [] if phase <= opts.phases - opts.wait_phases else [
+            "--slip-rate", str(TEACHER.slip_rate), "--recheck-rate", str(TEACHER.recheck_rate),
+            "--final-recheck-rate", str(TEACHER.final_recheck_rate)]
         chain.run(f"pool{phase}", _py("-m", "s1eval.mini", "pool", str(pool), "--n", str(opts.pool2), "--seed",
-                                      str(phase), "--answer-only-share", str(opts.answer_only)), pool)
+                                      str(phase), "--answer-only-share", str(opts.answer_only), *waits), pool)
         base = _sft(chain, f"base{phase}", RECIPES / "pretrain2.yaml", base, pool, opts.pretrain_args,
                     "--seed", str(opts.seed))
     if not (out / "candidates.jsonl").exists():

@@ -61,6 +61,10 @@ def test_chain_runs_every_step_through_the_commands(chain):
              for name in ("base2", "base3", "s1")}
     assert start == {"base2": str(chain / "base"), "base3": str(chain / "base2"), "s1": str(chain / "base3")}
     assert "pool3.jsonl" in ran["base3"]["cmd"][ran["base3"]["cmd"].index("--dataset_name") + 1]
+    # the last phase's pool carries the teacher's "Wait" lines (the base must know "Wait"), earlier ones do not
+    waits = {name: sum("Wait" in json.loads(x)["thinking_trajectories"][0]
+                       for x in (chain / f"{name}.jsonl").read_text().splitlines()) for name in ("pool2", "pool3")}
+    assert waits["pool2"] == 0 and waits["pool3"] > 0, waits
     for name in ("base", "base2", "base3", "s1"):
         run = json.loads((chain / name / "s1train_run.json").read_text())
         assert [h["step"] for h in run["log_history"] if "loss" in h] == [1, 2]
@@ -107,3 +111,14 @@ def test_sweep_budget_forces_the_trained_model(chain, tmp_path):
         assert r["n"] == 3 and 0.0 <= r["accuracy"] <= 1.0
         assert r["within_budget_share"] == 1.0  # Control: the budget holds whatever the model does
     assert all(r["thinking_tokens_mean"] == 0 for r in rows if r["budget"] == 0)
+
+
+def test_build_options_refuse_bad_sizes(tmp_path):
+    from s1eval.mini.build import BuildOptions
+
+    for bad, message in (({"pool2": -1}, "--pool2"), ({"phases": 0}, "--phases"),
+                         ({"phases": 3, "wait_phases": 3}, "--wait-phases must be in \\[0, --phases - 1 = 2\\]"),
+                         ({"candidates": 0}, "--candidates"), ({"ablation": "length"}, "--ablation")):
+        with pytest.raises(ValueError, match=message):
+            BuildOptions(tmp_path, **bad)
+    assert BuildOptions(tmp_path).phases - BuildOptions(tmp_path).wait_phases >= 1  # phase 1 stays plain

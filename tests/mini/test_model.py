@@ -72,3 +72,14 @@ def test_demo_runs_the_real_sweep_command_on_the_embedded_model(tmp_path, capsys
     with pytest.raises(SystemExit):
         demo.main(["--model", str(tmp_path / "nothing"), "--output", str(tmp_path / "out")])
     assert "make mini-s1" in capsys.readouterr().err
+
+
+def test_the_shipped_model_has_learned_the_task():
+    # A regression guard for the shipped weights (the card's numbers come from them): teacher-forced, every
+    # skill of a trace line and the end of thinking; greedy, whole traces on dev problems end on the answer.
+    from s1eval.mini.probe import forced_accuracy, probe
+
+    forced = forced_accuracy(str(MODEL_DIR), n=24, seed=1)
+    assert min(forced.values()) > 0.95, forced
+    report, _ = probe(str(MODEL_DIR), n=24, seed=1)
+    assert report.final_right / report.problems > 0.9 and report.ended == report.problems, report.format()
