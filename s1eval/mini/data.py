@@ -19,7 +19,7 @@ TEST_SIZE, TEST_SEED = 500, 0
 
 
 def make_test_rows(n: int = TEST_SIZE, seed: int = TEST_SEED) -> list[dict[str, Any]]:
-    """`n` distinct test-split problems, k uniform in 1..K_MAX."""
+    """`n` distinct test-split problems, k uniform in K_MIN..K_MAX."""
     rows = []
     for i, p in enumerate(sample_problems(n, seed, "test", unique=True)):
         rows.append({"id": i, "problem": p.question, "answer": str(p.answer), "family": p.family, "x0": p.x0,

@@ -3,7 +3,7 @@
 `measure()` draws held-out problems (the dev split, or any list) and reports the answer distribution (entropy,
 largest class share) and the accuracy of trivial predictors: a number from the question or one step of the map
 applied to it, and the majority answer per value of every combination of up to three problem features
-(family, x0, a, b, k), learned on a large train-split sample. Chance is 1/89.
+(family, x0, a, b, k), learned on a large train-split sample. Chance is 1/P (1/41).
 
 CLI: ``python -m s1eval.mini measure [--n 1000] [--seed 0] [--pool 50000]``.
 """
