@@ -9,6 +9,7 @@ sweep's numbers; it is a diagnostic, not the benchmark (that is `s1eval sweep` o
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,24 @@ ANSWER = "<|im_start|>answer"
 LINE_PARTS = {"count down n": (0, 1), "copy x": (3, 4), "map sigma(x)": (6, 7), "next r": (9, 10),
               "sum mod P": (12, 13)}
 TOKENS_PER_LINE = 15
+
+
+@functools.lru_cache(maxsize=2)
+def _load(model_dir: str):
+    """Tokenizer (left padding, for batched generation) and float32 model; cached, so `probe_summary`'s two
+    measurements load the model once."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok.padding_side = "left"
+    return tok, AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+
+
+def _prompt(tok: Any, problem: Problem) -> str:
+    """The chat-templated question with the thinking opened, as the s1 step trained it."""
+    return tok.apply_chat_template([{"role": "user", "content": problem.question}], tokenize=False,
+                                   add_generation_prompt=True) + THINK
 
 
 @dataclass
@@ -54,11 +73,8 @@ def probe(model_dir: str, n: int = 64, seed: int = 0, split: str = "dev", batch_
           k_range: tuple[int, int] = (K_MIN, K_MAX)) -> tuple[ProbeReport, list[tuple[Problem, str, TraceCheck]]]:
     """Greedy thinking of the model in `model_dir` on `n` distinct problems of `split`, checked."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    tok.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    tok, model = _load(model_dir)
     problems = sample_problems(n, seed, split, k_range, unique=True)
     stop_ids = [tok.convert_tokens_to_ids("<|im_start|>"), tok.eos_token_id]
     max_new = TOKENS_PER_LINE * (k_range[1] + 4)  # the longest trace and a few Wait lines
@@ -66,8 +82,7 @@ def probe(model_dir: str, n: int = 64, seed: int = 0, split: str = "dev", batch_
     ended = 0
     for i in range(0, n, batch_size):
         chunk = problems[i:i + batch_size]
-        prompts = [tok.apply_chat_template([{"role": "user", "content": p.question}], tokenize=False,
-                                           add_generation_prompt=True) + THINK for p in chunk]
+        prompts = [_prompt(tok, p) for p in chunk]
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.no_grad():
             out = model.generate(**enc, max_new_tokens=max_new, do_sample=False, eos_token_id=stop_ids,
@@ -89,21 +104,18 @@ def probe(model_dir: str, n: int = 64, seed: int = 0, split: str = "dev", batch_
 def forced_accuracy(model_dir: str, n: int = 64, seed: int = 0, split: str = "dev",
                     k_range: tuple[int, int] = (K_MIN, K_MAX)) -> dict[str, float]:
     """Teacher-forced next-token accuracy on plain reference traces, by part of the trace line (copying x,
-    looking up sigma(x), the next r, the sum mod P, ending the line) and ending the thinking after the last
-    line: which skill is learned."""
+    looking up sigma(x), the next r, the sum mod P) and ending the thinking after the last line: which skill is
+    learned."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from s1eval.mini.traces import PLAIN, write_trace
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    tok, model = _load(model_dir)
     rng = random.Random(seed)
     hits: dict[str, list[int]] = {name: [0, 0] for name in (*LINE_PARTS, "stop after the last line")}
     end_id = tok.convert_tokens_to_ids("<|im_start|>")
     for p in sample_problems(n, seed, split, k_range, unique=True):
-        prompt = tok.apply_chat_template([{"role": "user", "content": p.question}], tokenize=False,
-                                         add_generation_prompt=True) + THINK
+        prompt = _prompt(tok, p)
         trace = write_trace(p, rng, PLAIN).text + "\n"
         head = tok(prompt, add_special_tokens=False)["input_ids"]
         ids = tok(prompt + trace, add_special_tokens=False)["input_ids"]
