@@ -19,11 +19,25 @@ from s1eval.mini.traces import TraceCheck, check_trace
 
 THINK = "<|im_start|>think\n"
 ANSWER = "<|im_start|>answer"
-#: Token offsets within a 15-token trace line ``n1 n2 : x1 x2 -> s1 s2 + r1 r2 = y1 y2 \\n`` and what each asks
-#: of the model (the fixed tokens ":", "->", "+", "=" and the newline ask nothing).
-LINE_PARTS = {"count down n": (0, 1), "copy x": (3, 4), "map sigma(x)": (6, 7), "next r": (9, 10),
-              "sum mod P": (12, 13)}
-TOKENS_PER_LINE = 15
+#: Character spans within a step line ``nn:xx->ss+rr=yy`` and what each asks of the model (the fixed ":", "->",
+#: "+", "=" and the newline ask nothing).
+LINE_PARTS = {"count down n": (0, 2), "copy x": (3, 5), "map sigma(x)": (7, 9), "next r": (10, 12),
+              "sum mod P": (13, 15)}
+_SAMPLE_LINE = "03:31->23+11=34\n"
+
+
+def line_layout(tok: Any) -> tuple[int, dict[str, list[int]]]:
+    """Tokens per step line and, for each part of `LINE_PARTS`, the offsets of its tokens within the line, as
+    `tok` splits a line (the mini tokenizer: one token per number, 10 per line)."""
+    enc = tok(_SAMPLE_LINE, add_special_tokens=False, return_offsets_mapping=True)
+    spans = enc["offset_mapping"]
+    parts = {name: [i for i, (s, e) in enumerate(spans) if s < hi and e > lo] for name, (lo, hi) in LINE_PARTS.items()}
+    for name, offsets in parts.items():
+        lo, hi = LINE_PARTS[name]
+        if not offsets or any(spans[i][0] < lo or spans[i][1] > hi for i in offsets):
+            raise RuntimeError(f"the tokenizer splits {_SAMPLE_LINE!r} across the {name!r} part ({spans}); the probe "
+                               "needs numbers tokenized apart from the symbols around them")
+    return len(spans), parts
 
 
 @functools.lru_cache(maxsize=2)
@@ -77,7 +91,7 @@ def probe(model_dir: str, n: int = 64, seed: int = 0, split: str = "dev", batch_
     tok, model = _load(model_dir)
     problems = sample_problems(n, seed, split, k_range, unique=True)
     stop_ids = [tok.convert_tokens_to_ids("<|im_start|>"), tok.eos_token_id]
-    max_new = TOKENS_PER_LINE * (k_range[1] + 4)  # the longest trace and a few Wait lines
+    max_new = line_layout(tok)[0] * (k_range[1] + 4)  # the longest trace and a few Wait lines
     results: list[tuple[Problem, str, TraceCheck]] = []
     ended = 0
     for i in range(0, n, batch_size):
@@ -111,6 +125,7 @@ def forced_accuracy(model_dir: str, n: int = 64, seed: int = 0, split: str = "de
     from s1eval.mini.traces import PLAIN, write_trace
 
     tok, model = _load(model_dir)
+    per_line, parts = line_layout(tok)
     rng = random.Random(seed)
     hits: dict[str, list[int]] = {name: [0, 0] for name in (*LINE_PARTS, "stop after the last line")}
     end_id = tok.convert_tokens_to_ids("<|im_start|>")
@@ -119,13 +134,13 @@ def forced_accuracy(model_dir: str, n: int = 64, seed: int = 0, split: str = "de
         trace = write_trace(p, rng, PLAIN).text + "\n"
         head = tok(prompt, add_special_tokens=False)["input_ids"]
         ids = tok(prompt + trace, add_special_tokens=False)["input_ids"]
-        if ids[:len(head)] != head or len(ids) - len(head) != TOKENS_PER_LINE * p.k:
+        if ids[:len(head)] != head or len(ids) - len(head) != per_line * p.k:
             raise RuntimeError(f"unexpected tokenization of a trace line under {model_dir}'s tokenizer")
         with torch.no_grad():
             pred = model(torch.tensor([ids])).logits[0].argmax(-1).tolist()
         for line in range(p.k):
-            at = len(head) + TOKENS_PER_LINE * line
-            for name, offsets in LINE_PARTS.items():
+            at = len(head) + per_line * line
+            for name, offsets in parts.items():
                 for o in offsets:
                     hits[name][0] += pred[at + o - 1] == ids[at + o]
                     hits[name][1] += 1
