@@ -49,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TQDM_DISABLE", "1")  # the table is the output; progress bars would drown it
     logging.basicConfig(level=logging.WARNING)
-    # the plot re-draws after every setting and would repeat "budget 0 has no thinking tokens" each time; the
-    # summary notes it once
-    for noisy in ("lm_eval", "transformers", "s1eval.scaling.plot"):
+    for noisy in ("lm_eval", "transformers"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     shutil.rmtree(args.output, ignore_errors=True)  # a sweep resumes finished settings; a demo starts afresh
     sweep = sweep_argv(args.model, args.output, args.budgets, args.ignores, args.limit, args.batch_size)

@@ -24,8 +24,11 @@ def _series(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[Mappi
     for r in rows:
         tokens = r.get("thinking_tokens_mean")
         if tokens is None or not tokens > 0:
-            log.warning("plot: setting %s of %s has no thinking tokens (%s); left out of the log2 axis",
-                        r.get("setting"), r.get("task"), tokens)
+            # zero is the no-thinking baseline, drawn as a line (`_baselines`): worth a warning only when the
+            # count is missing; the plot is redrawn after every setting of a sweep, so this is said again each time
+            (log.debug if tokens == 0 else log.warning)(
+                "plot: setting %s of %s has no thinking tokens (%s); left out of the log2 axis",
+                r.get("setting"), r.get("task"), tokens)
             continue
         label = f"{r['ignores']} ignored" if r.get("ignores") is not None else "all settings"
         out.setdefault(str(r.get("task")), {}).setdefault(label, []).append(r)

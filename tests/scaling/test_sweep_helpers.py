@@ -70,3 +70,20 @@ def test_plot_is_a_png_on_a_log2_axis(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="nothing to plot"):
         build_figure([row("zero", 0, 0.1, 0)])
+
+
+def test_plot_warns_only_about_settings_missing_their_thinking_count(caplog):
+    # budget 0 is the baseline line, not a problem; a setting without a recorded count is (a sweep redraws the
+    # plot after every setting, so a warning about budget 0 would repeat all through it)
+    pytest.importorskip("matplotlib")
+    import logging
+
+    from s1eval.scaling.plot import build_figure
+
+    rows = [row("b512", 512, 0.3, 400), row("zero", 0, 0.1, 0), {**row("nostats", 256, 0.2, 0),
+                                                                  "thinking_tokens_mean": None}]
+    with caplog.at_level(logging.DEBUG, logger="s1eval.scaling.plot"):
+        build_figure(rows)
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1 and "nostats" in warned[0], warned
+    assert any("zero" in r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
