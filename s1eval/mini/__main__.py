@@ -20,6 +20,7 @@ def _write_jsonl(rows, path: str) -> None:
 def main(argv=None) -> int:
     from s1eval.mini.data import TEST_FILE, TEST_SEED, TEST_SIZE
     from s1eval.mini.problems import K_MAX, K_MIN
+    from s1eval.mini.traces import PLAIN, TraceConfig
 
     parser = argparse.ArgumentParser(prog="python -m s1eval.mini", description="the mini-s1 task family")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -47,9 +48,10 @@ def main(argv=None) -> int:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--k-min", type=int, default=K_MIN)
         p.add_argument("--k-max", type=int, default=K_MAX)
-        p.add_argument("--slip-rate", type=float, default=0.03 if name == "teacher" else 0.0)
-        p.add_argument("--recheck-rate", type=float, default=0.03 if name == "teacher" else 0.0)
-        p.add_argument("--final-recheck-rate", type=float, default=0.15 if name == "teacher" else 0.0)
+        rates = TraceConfig() if name == "teacher" else PLAIN  # the teacher's rates; the pool is plain by default
+        p.add_argument("--slip-rate", type=float, default=rates.slip_rate)
+        p.add_argument("--recheck-rate", type=float, default=rates.recheck_rate)
+        p.add_argument("--final-recheck-rate", type=float, default=rates.final_recheck_rate)
         p.add_argument("--error-rate", type=float, default=0.0)
         if name == "teacher":
             p.add_argument("--replies", help="also write s1data `recorded` client replies to this JSONL")
@@ -104,7 +106,7 @@ def main(argv=None) -> int:
 
         print(build_tokenizer(args.out))
     else:
-        from s1eval.mini.traces import TraceConfig, pool_rows, recorded_replies, teacher_rows
+        from s1eval.mini.traces import pool_rows, recorded_replies, teacher_rows
 
         cfg = TraceConfig(args.slip_rate, args.recheck_rate, args.final_recheck_rate, args.error_rate)
         k_range = (args.k_min, args.k_max)

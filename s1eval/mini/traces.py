@@ -9,7 +9,9 @@ A *slip* writes a step wrong (a wrong sigma(x) carried into the sum, or a wrong 
 step again. Both kinds exist so that "Wait" means "do the last step again", never "change the answer"
 (a prototype whose Waits only followed mistakes learned the latter: forced Waits destroyed correct answers).
 ``final_recheck_rate`` re-checks the last step on its own, because that is exactly where budget forcing
-appends "Wait" (after the natural end of thinking). An *error* (``error_rate``, default 0) is a slip left
+appends "Wait" (after the natural end of thinking), and re-checks it again after each re-check with the same
+probability: a teacher that never re-checked twice made a model that a second forced Wait derailed (it started
+a new trajectory; the model card's v3 run). An *error* (``error_rate``, default 0) is a slip left
 uncorrected: the trace carries the wrong value on and its attempt is wrong, like the teacher traces s1K keeps.
 """
 
@@ -42,7 +44,7 @@ class TraceConfig:
 
     slip_rate: float = 0.03
     recheck_rate: float = 0.03
-    final_recheck_rate: float = 0.15
+    final_recheck_rate: float = 0.3  # 0.15 (one trace in 44 re-checking twice) left forced Waits fragile
     error_rate: float = 0.0
 
     def __post_init__(self) -> None:
@@ -101,10 +103,14 @@ def write_trace(problem: Problem, rng: random.Random, cfg: TraceConfig = TraceCo
             slips += 1
         else:
             out.append(line(n, x, s, r, y))
-            recheck = cfg.final_recheck_rate if i == k - 1 else cfg.recheck_rate
-            if rng.random() < recheck:
-                out.append(WAIT + line(n, x, s, r, y))
-                rechecks += 1
+            if i < k - 1:
+                if rng.random() < cfg.recheck_rate:
+                    out.append(WAIT + line(n, x, s, r, y))
+                    rechecks += 1
+            else:  # the last step: each re-check may be followed by another, where budget forcing's 2nd Wait goes
+                while rng.random() < cfg.final_recheck_rate:
+                    out.append(WAIT + line(n, x, s, r, y))
+                    rechecks += 1
         x = y
     return Trace("\n".join(out), x, x == problem.answer, slips, rechecks, len(out))
 

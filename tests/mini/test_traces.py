@@ -44,7 +44,7 @@ def _rows(n=2000, **cfg):
 
 def test_wait_follows_slips_and_correct_steps_alike():
     rows = _rows()
-    slip_waits = confirm_waits = final_confirms = 0
+    slip_waits = confirm_waits = final_confirms = double_finals = 0
     for row in rows:
         p = parse_question(row["question"])
         text = row["thinking_trajectories"][0]
@@ -55,21 +55,28 @@ def test_wait_follows_slips_and_correct_steps_alike():
             if ln.startswith(WAIT):
                 redo = ln[len(WAIT):]
                 # the redone step has the same count and starts from the same x, and is right
-                assert redo.split("->")[0] == lines[i - 1].split("->")[0]
+                before = lines[i - 1].removeprefix(WAIT)  # a re-check may follow a re-check
+                assert redo.split("->")[0] == before.split("->")[0]
                 assert check_trace(p, redo).errors == []
-                if redo == lines[i - 1]:
+                if redo == before:
                     confirm_waits += 1
                     final_confirms += i == len(lines) - 1
                 else:
                     slip_waits += 1
                     assert check_trace(p, lines[i - 1]).errors == [0]  # the step before it was wrong
+        # the last step re-checked again and again (what a second forced Wait asks for)
+        last_plain = max(i for i, ln in enumerate(lines) if not ln.startswith(WAIT))
+        tail = lines[last_plain + 1:]
+        if all(ln == WAIT + lines[last_plain] for ln in tail):  # (not a slip's correction)
+            double_finals += len(tail) >= 2
         meta = json.loads(row["metadata"])
         assert meta["teacher_correct"] and meta["split"] == "train" and meta["domain"] == p.family
     steps = sum(json.loads(r["metadata"])["k"] for r in rows)
-    # per-step rates 3% / 3% (the last step's re-check 15% per trace)
+    # per-step rates 3% / 3% (the last step's re-check 30% per trace, and 30% again after each)
     assert 0.02 < slip_waits / steps < 0.04
     assert 0.02 < (confirm_waits - final_confirms) / steps < 0.04
-    assert 0.12 < final_confirms / len(rows) < 0.18
+    assert 0.26 < final_confirms / len(rows) < 0.34
+    assert 0.06 < double_finals / len(rows) < 0.12  # 30% of the 30%
     with_slip = sum(json.loads(r["metadata"])["slips"] > 0 for r in rows) / len(rows)
     with_recheck = sum(json.loads(r["metadata"])["rechecks"] > 0 for r in rows) / len(rows)
     assert 0.15 < with_slip < 0.35 and 0.2 < with_recheck < 0.45  # k 2..16: 22% and 32% measured
