@@ -28,7 +28,7 @@ _SAMPLE_LINE = "03:31->23+11=34\n"
 
 def line_layout(tok: Any) -> tuple[int, dict[str, list[int]]]:
     """Tokens per step line and, for each part of `LINE_PARTS`, the offsets of its tokens within the line, as
-    `tok` splits a line (the mini tokenizer: one token per number, 10 per line)."""
+    `tok` splits a line (the mini tokenizer: one token per digit and symbol, 15 per line)."""
     enc = tok(_SAMPLE_LINE, add_special_tokens=False, return_offsets_mapping=True)
     spans = enc["offset_mapping"]
     parts = {name: [i for i, (s, e) in enumerate(spans) if s < hi and e > lo] for name, (lo, hi) in LINE_PARTS.items()}

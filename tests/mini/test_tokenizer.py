@@ -40,8 +40,12 @@ def test_special_and_single_tokens(mini_tok):
                ",", " "] + [str(d) for d in range(10)]
     for piece in singles:
         assert len(mini_tok.encode(piece, add_special_tokens=False)) == 1, piece
-    # numbers are digit by digit, so a step line is always 15 tokens (s1eval.mini.probe relies on it)
+    # numbers are digit by digit, so a step line is always 15 tokens, laid out as s1eval.mini.probe reads them
     assert len(mini_tok.encode("03:31->23+11=34\n", add_special_tokens=False)) == 15
+    from s1eval.mini.probe import line_layout
+
+    assert line_layout(mini_tok) == (15, {"count down n": [0, 1], "copy x": [3, 4], "map sigma(x)": [6, 7],
+                                          "next r": [9, 10], "sum mod P": [12, 13]})
     assert len(mini_tok.encode("07", add_special_tokens=False)) == 2
     assert mini_tok.encode("<|im_start|>think\n", add_special_tokens=False)[:2] == \
         [IM_START, mini_tok.convert_tokens_to_ids("think")]
