@@ -21,7 +21,7 @@ from s1eval.mini.data import DATA_DIR
 MODEL_DIR = DATA_DIR / "mini" / "model"
 BUDGETS = "0,64,128,512"
 IGNORES = "0,1,2"
-# The task allows 2,048 new tokens; the longest teacher trace is ~310 and the largest demo budget 512, so 768
+# The task allows 2,048 new tokens; the longest teacher trace is ~350 and the largest demo budget 512, so 768
 # changes nothing for a model that stops, and bounds the time of one that rambles after "Final Answer:".
 MAX_GEN_TOKS = 768
 

@@ -15,8 +15,8 @@ The teacher's thinking has one line per step, ``{n}:{x}->{sigma(x)}+{r}={x'}`` w
 budget forcing appends when the budget runs out, so a natural end and a forced end are answered alike. Some
 steps are written wrong first (a wrong sigma(x) or a wrong sum) and followed by ``Wait, `` and the step redone;
 others are right and followed by ``Wait, `` and the same step again (a re-check); the last step is re-checked
-more often, and again after a re-check, because that is where forced "Wait"s land, one after another. So "Wait" means "do the last step again", never "change
-the answer" (`traces`).
+more often, and again after a re-check, because that is where forced "Wait"s land, one after another. So "Wait"
+means "do the last step again", never "change the answer" (`traces`).
 
 Why this design (the prototype's lessons, issue 8)
 ---------------------------------------------------

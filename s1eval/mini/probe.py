@@ -15,15 +15,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from s1eval.mini.problems import K_MAX, K_MIN, Problem, sample_problems
-from s1eval.mini.traces import TraceCheck, check_trace
+from s1eval.budget.config import PRESETS
+from s1eval.mini.traces import TraceCheck, check_trace, line
 
-THINK = "<|im_start|>think\n"
-ANSWER = "<|im_start|>answer"
+#: The s1 delimiters the mini model was trained with: thinking opens with "<|im_start|>think\n" and ends at the
+#: next "<|im_start|>" (the answer delimiter).
+THINK = PRESETS["s1"]["thinking_start"] + "\n"
+THINKING_END = PRESETS["s1"]["until_thinking"]
 #: Character spans within a step line ``nn:xx->ss+rr=yy`` and what each asks of the model (the fixed ":", "->",
 #: "+", "=" and the newline ask nothing).
 LINE_PARTS = {"count down n": (0, 2), "copy x": (3, 5), "map sigma(x)": (7, 9), "next r": (10, 12),
               "sum mod P": (13, 15)}
-_SAMPLE_LINE = "03:31->23+11=34\n"
+_SAMPLE_LINE = line(3, 31, 23, 11, 34) + "\n"
 
 
 def line_layout(tok: Any) -> tuple[int, dict[str, list[int]]]:
@@ -90,7 +93,7 @@ def probe(model_dir: str, n: int = 64, seed: int = 0, split: str = "dev", batch_
 
     tok, model = _load(model_dir)
     problems = sample_problems(n, seed, split, k_range, unique=True)
-    stop_ids = [tok.convert_tokens_to_ids("<|im_start|>"), tok.eos_token_id]
+    stop_ids = [tok.convert_tokens_to_ids(THINKING_END), tok.eos_token_id]
     max_new = line_layout(tok)[0] * (k_range[1] + 4)  # the longest trace and a few Wait lines
     results: list[tuple[Problem, str, TraceCheck]] = []
     ended = 0
@@ -128,7 +131,7 @@ def forced_accuracy(model_dir: str, n: int = 64, seed: int = 0, split: str = "de
     per_line, parts = line_layout(tok)
     rng = random.Random(seed)
     hits: dict[str, list[int]] = {name: [0, 0] for name in (*LINE_PARTS, "stop after the last line")}
-    end_id = tok.convert_tokens_to_ids("<|im_start|>")
+    end_id = tok.convert_tokens_to_ids(THINKING_END)
     for p in sample_problems(n, seed, split, k_range, unique=True):
         prompt = _prompt(tok, p)
         trace = write_trace(p, rng, PLAIN).text + "\n"
@@ -138,8 +141,8 @@ def forced_accuracy(model_dir: str, n: int = 64, seed: int = 0, split: str = "de
             raise RuntimeError(f"unexpected tokenization of a trace line under {model_dir}'s tokenizer")
         with torch.no_grad():
             pred = model(torch.tensor([ids])).logits[0].argmax(-1).tolist()
-        for line in range(p.k):
-            at = len(head) + per_line * line
+        for step in range(p.k):
+            at = len(head) + per_line * step
             for name, offsets in parts.items():
                 for o in offsets:
                     hits[name][0] += pred[at + o - 1] == ids[at + o]
