@@ -69,19 +69,21 @@ class ProbeReport:
     bad_sum: int
     unparsed: int
     complete: int
+    started_right: int  # traces whose first line read k, x0 and r from the question
     final_right: int
     ended: int  # traces the model closed itself (the answer delimiter or EOS) within the token limit
 
     def rates(self) -> dict[str, float]:
         lines = max(self.lines, 1)
         return {"wrong_map_per_line": self.bad_lookup / lines, "wrong_sum_per_line": self.bad_sum / lines,
-                "complete_traces": self.complete / self.problems, "final_value_right": self.final_right / self.problems,
+                "started_right": self.started_right / self.problems, "complete_traces": self.complete / self.problems, "final_value_right": self.final_right / self.problems,
                 "ended_on_its_own": self.ended / self.problems}
 
     def format(self) -> str:
         r = self.rates()
         return (f"{self.problems} problems, {self.lines} step lines ({self.unparsed} other lines): wrong map value "
-                f"{r['wrong_map_per_line']:.1%} of lines, wrong sum {r['wrong_sum_per_line']:.1%}; complete traces "
+                f"{r['wrong_map_per_line']:.1%} of lines, wrong sum {r['wrong_sum_per_line']:.1%}; first line read "
+                f"the question (k, x0, r) {r['started_right']:.1%}; complete traces "
                 f"{r['complete_traces']:.1%}; last value = answer {r['final_value_right']:.1%}; thinking ended "
                 f"on its own {r['ended_on_its_own']:.1%}")
 
@@ -113,7 +115,7 @@ def probe(model_dir: str, n: int = 64, seed: int = 0, split: str = "dev", batch_
     report = ProbeReport(
         problems=len(results), lines=sum(c.lines for c in checks), bad_lookup=sum(c.bad_lookup for c in checks),
         bad_sum=sum(c.bad_sum for c in checks), unparsed=sum(c.unparsed for c in checks),
-        complete=sum(c.complete for c in checks), ended=ended,
+        complete=sum(c.complete for c in checks), started_right=sum(c.started_right for c in checks), ended=ended,
         final_right=sum(c.final == p.answer for (p, _, c) in results))
     return report, results
 

@@ -185,6 +185,9 @@ class TraceCheck:
     correct_steps: int = 0  # leading steps of the true trajectory reached in order
     final: int | None = None  # the last value written
     errors: list[int] = field(default_factory=list)  # indices of wrong lines
+    # the first step line read the question: its count is k, its x is x0 and its r is a (a model that has the
+    # table but misreads the question writes a well-formed, wrong trajectory of the wrong length)
+    started_right: bool = False
 
     @property
     def complete(self) -> bool:
@@ -205,7 +208,9 @@ def check_trace(problem: Problem, text: str) -> TraceCheck:
         if not m:
             chk.unparsed += 1
             continue
-        _, x, s, r, y = (int(g) for g in m.groups()[1:])
+        count, x, s, r, y = (int(g) for g in m.groups()[1:])
+        if not chk.lines:
+            chk.started_right = (count, x, r) == (problem.k, problem.x0, problem.a)
         chk.lines += 1
         ok = True
         if s != problem.fam.sigma(x):

@@ -83,3 +83,4 @@ def test_the_shipped_model_has_learned_the_task():
     assert min(forced.values()) > 0.95, forced
     report, _ = probe(str(MODEL_DIR), n=24, seed=1)
     assert report.final_right / report.problems > 0.9 and report.ended == report.problems, report.format()
+    assert report.started_right / report.problems > 0.9, report.format()  # it reads k, x0 and r first

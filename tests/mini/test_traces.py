@@ -13,6 +13,7 @@ from s1eval.mini.traces import (
     WAIT,
     TraceConfig,
     check_trace,
+    line,
     pool_rows,
     recorded_replies,
     teacher_rows,
@@ -35,7 +36,10 @@ def test_plain_trace_one_line_per_step():
         x = y
     assert t.attempt == f"Final Answer: {p.answer:02d}"
     chk = check_trace(p, t.text)
-    assert chk.complete and chk.final == p.answer and not chk.errors
+    assert chk.complete and chk.final == p.answer and not chk.errors and chk.started_right
+    # a right computation from a misread question (count, x0 or r not the question's) did not start right
+    for misread in (t.text.replace("03:", "02:", 1), lines[1], line(3, 30, 30 ** 3 % P, 11, (30 ** 3 + 11) % P)):
+        assert not check_trace(p, misread).started_right, misread
 
 
 def _rows(n=2000, **cfg):
