@@ -74,6 +74,8 @@ def main(argv=None) -> int:
     p.add_argument("--ablation", choices=("random",), help="also train on 1,000 random candidates")
     p.add_argument("--ship", help="copy the final model's files here (s1eval/data/mini/model for the embedded one)")
     p.add_argument("--threads", type=int, default=2, help="torch threads of each training run")
+    p.add_argument("--base-config", default=None,
+                   help="the Qwen2 config.json phase 1 initialises (default: recipes/mini/base_config.json)")
     args = parser.parse_args(argv)
 
     if args.cmd == "make-test":
@@ -95,7 +97,8 @@ def main(argv=None) -> int:
                             wait_phases=args.wait_phases,
                             pretrain_args=args.pretrain_args,
                             s1_args=args.s1_args, data_args=args.data_args, ablation=args.ablation,
-                            ship=Path(args.ship) if args.ship else None, threads=args.threads)
+                            ship=Path(args.ship) if args.ship else None, threads=args.threads,
+                            **({"base_config": Path(args.base_config)} if args.base_config else {}))
         print(build(opts))
     elif args.cmd == "probe":
         from s1eval.mini.probe import probe_summary

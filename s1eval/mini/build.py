@@ -3,7 +3,8 @@
 The paper's recipe in miniature, each step the project's own command in a subprocess (so a broken contract
 between s1data, s1train and s1eval breaks this chain, and CI runs a shortened one):
 
-1. ``init/``: the mini tokenizer + ``recipes/mini/base_config.json`` (a Qwen2 config, no weights).
+1. ``init/``: the mini tokenizer + ``recipes/mini/base_config.json`` (a Qwen2 config, no weights; ``--base-config``
+   picks another, e.g. ``recipes/mini/base_config_small.json``, the 15-minute setup of MODEL_CARD.md).
 2. ``pool.jsonl``: the pretraining pool (``python -m s1eval.mini pool``): plain traces and answer-only rows.
 3. ``base/``: ``s1train sft --config recipes/mini/pretrain.yaml --init_from_config true``: "pretraining" the
    freshly initialised model on the pool: the stand-in for a pretrained base (a from-scratch model does not
@@ -70,6 +71,7 @@ class BuildOptions:
     ablation: str | None = None  # "random": also train on a random 1,000
     ship: Path | None = None
     threads: int = 2
+    base_config: Path = RECIPES / "base_config.json"  # the architecture phase 1 initialises
 
     def __post_init__(self) -> None:
         if self.pool2 < 0:
@@ -84,6 +86,9 @@ class BuildOptions:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
         if self.ablation not in (None, "random"):
             raise ValueError(f"--ablation {self.ablation!r}: the only ablation is 'random'")
+        if not Path(self.base_config).is_file():
+            raise FileNotFoundError(f"--base-config {self.base_config}: no such file (a Qwen2 config.json, e.g. "
+                                    f"{RECIPES / 'base_config.json'})")
         for path in (RECIPES / "pretrain.yaml", RECIPES / "s1.yaml", CONFIGS / "s1k.yaml"):
             if not path.is_file():
                 raise FileNotFoundError(f"{path} is missing: the chain runs from a source checkout (recipes/mini, "
@@ -136,15 +141,22 @@ def _py(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
-def write_init(out: Path) -> Path:
-    """The tokenizer and the architecture: what `--init_from_config` starts from."""
+def write_init(out: Path, base_config: Path = RECIPES / "base_config.json") -> Path:
+    """The tokenizer and the architecture: what `--init_from_config` starts from. An existing ``init/`` is kept
+    (a rerun resumes) only if it holds the same architecture."""
     from s1eval.mini.tokenizer import build_tokenizer
 
     init = out / "init"
+    wanted = json.loads(Path(base_config).read_text())
+    if init.exists():
+        if json.loads((init / "config.json").read_text()) != wanted:
+            raise ValueError(f"{init} was made from another architecture than --base-config {base_config}; a rerun "
+                             f"only resumes the same chain: use another --out, or delete {out} to start over")
+        return init
     tmp = out / "init.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     build_tokenizer(tmp)
-    shutil.copyfile(RECIPES / "base_config.json", tmp / "config.json")
+    shutil.copyfile(base_config, tmp / "config.json")
     tmp.rename(init)
     return init
 
@@ -194,7 +206,7 @@ def build(opts: BuildOptions) -> Path:
     chain = Chain(opts)
     out = chain.out
     out.mkdir(parents=True, exist_ok=True)
-    init = out / "init" if (out / "init").exists() else write_init(out)
+    init = write_init(out, Path(opts.base_config))
     chain.run("pool", _py("-m", "s1eval.mini", "pool", str(out / "pool.jsonl"), "--n", str(opts.pool), "--seed",
                           str(opts.pool_seed), "--answer-only-share", str(opts.answer_only)), out / "pool.jsonl")
     base = _sft(chain, "base", RECIPES / "pretrain.yaml", init, out / "pool.jsonl", opts.pretrain_args,

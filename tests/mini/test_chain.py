@@ -40,8 +40,10 @@ def _weights(folder: Path) -> dict:
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("mini_chain")
+    # the small architecture (the 15-minute setup): faster here, and it exercises --base-config
     cmd = [sys.executable, "-m", "s1eval.mini", "build", "--out", str(out), "--pool", "64", "--pool2", "32",
            "--phases", "3", "--candidates", "240", "--data-set", "select.n=40",
+           "--base-config", str(REPO / "recipes" / "mini" / "base_config_small.json"),
            *(f"--pretrain-arg={a}" for a in SMALL), *(f"--s1-arg={a}" for a in SMALL)]
     proc = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -70,6 +72,9 @@ def test_chain_runs_every_step_through_the_commands(chain):
         assert [h["step"] for h in run["log_history"] if "loss" in h] == [1, 2]
     base, s1 = _weights(chain / "base3"), _weights(chain / "s1")
     assert base.keys() == s1.keys()
+    # --base-config chose the architecture every phase kept
+    assert tuple(s1["model.embed_tokens.weight"].shape) == (400, 64)
+    assert json.loads((chain / "s1" / "config.json").read_text())["num_attention_heads"] == 2
     assert any(not (base[k] == s1[k]).all() for k in base)
     run = json.loads((chain / "s1" / "s1train_run.json").read_text())
     assert run["data"]["rows"] == 40
@@ -121,4 +126,16 @@ def test_build_options_refuse_bad_sizes(tmp_path):
                          ({"candidates": 0}, "--candidates"), ({"ablation": "length"}, "--ablation")):
         with pytest.raises(ValueError, match=message):
             BuildOptions(tmp_path, **bad)
+    with pytest.raises(FileNotFoundError, match="--base-config .*nope.json: no such file"):
+        BuildOptions(tmp_path, base_config=tmp_path / "nope.json")
     assert BuildOptions(tmp_path).phases - BuildOptions(tmp_path).wait_phases >= 1  # phase 1 stays plain
+
+
+def test_a_rerun_refuses_an_init_of_another_architecture(tmp_path):
+    from s1eval.mini.build import RECIPES, write_init
+
+    init = write_init(tmp_path, RECIPES / "base_config_small.json")
+    assert json.loads((init / "config.json").read_text())["hidden_size"] == 64
+    assert write_init(tmp_path, RECIPES / "base_config_small.json") == init  # the same chain resumes
+    with pytest.raises(ValueError, match="another architecture than --base-config .*base_config.json"):
+        write_init(tmp_path, RECIPES / "base_config.json")
