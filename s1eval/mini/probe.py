@@ -76,7 +76,8 @@ class ProbeReport:
     def rates(self) -> dict[str, float]:
         lines = max(self.lines, 1)
         return {"wrong_map_per_line": self.bad_lookup / lines, "wrong_sum_per_line": self.bad_sum / lines,
-                "started_right": self.started_right / self.problems, "complete_traces": self.complete / self.problems, "final_value_right": self.final_right / self.problems,
+                "started_right": self.started_right / self.problems,
+                "complete_traces": self.complete / self.problems, "final_value_right": self.final_right / self.problems,
                 "ended_on_its_own": self.ended / self.problems}
 
     def format(self) -> str:
