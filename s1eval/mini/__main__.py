@@ -98,7 +98,7 @@ def main(argv=None) -> int:
                             pretrain_args=args.pretrain_args,
                             s1_args=args.s1_args, data_args=args.data_args, ablation=args.ablation,
                             ship=Path(args.ship) if args.ship else None, threads=args.threads,
-                            **({"base_config": Path(args.base_config)} if args.base_config else {}))
+                            base_config=Path(args.base_config) if args.base_config else None)
         print(build(opts))
     elif args.cmd == "probe":
         from s1eval.mini.probe import probe_summary

@@ -71,7 +71,7 @@ class BuildOptions:
     ablation: str | None = None  # "random": also train on a random 1,000
     ship: Path | None = None
     threads: int = 2
-    base_config: Path = RECIPES / "base_config.json"  # the architecture phase 1 initialises
+    base_config: Path | None = None  # the architecture phase 1 initialises (None: recipes/mini/base_config.json)
 
     def __post_init__(self) -> None:
         if self.pool2 < 0:
@@ -86,7 +86,8 @@ class BuildOptions:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
         if self.ablation not in (None, "random"):
             raise ValueError(f"--ablation {self.ablation!r}: the only ablation is 'random'")
-        if not Path(self.base_config).is_file():
+        self.base_config = Path(self.base_config or RECIPES / "base_config.json")
+        if not self.base_config.is_file():
             raise FileNotFoundError(f"--base-config {self.base_config}: no such file (a Qwen2 config.json, e.g. "
                                     f"{RECIPES / 'base_config.json'})")
         for path in (RECIPES / "pretrain.yaml", RECIPES / "s1.yaml", CONFIGS / "s1k.yaml"):
@@ -141,13 +142,13 @@ def _py(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
-def write_init(out: Path, base_config: Path = RECIPES / "base_config.json") -> Path:
+def write_init(out: Path, base_config: Path) -> Path:
     """The tokenizer and the architecture: what `--init_from_config` starts from. An existing ``init/`` is kept
     (a rerun resumes) only if it holds the same architecture."""
     from s1eval.mini.tokenizer import build_tokenizer
 
     init = out / "init"
-    wanted = json.loads(Path(base_config).read_text())
+    wanted = json.loads(base_config.read_text())
     if init.exists():
         if json.loads((init / "config.json").read_text()) != wanted:
             raise ValueError(f"{init} was made from another architecture than --base-config {base_config}; a rerun "
@@ -206,7 +207,7 @@ def build(opts: BuildOptions) -> Path:
     chain = Chain(opts)
     out = chain.out
     out.mkdir(parents=True, exist_ok=True)
-    init = write_init(out, Path(opts.base_config))
+    init = write_init(out, opts.base_config)
     chain.run("pool", _py("-m", "s1eval.mini", "pool", str(out / "pool.jsonl"), "--n", str(opts.pool), "--seed",
                           str(opts.pool_seed), "--answer-only-share", str(opts.answer_only)), out / "pool.jsonl")
     base = _sft(chain, "base", RECIPES / "pretrain.yaml", init, out / "pool.jsonl", opts.pretrain_args,
