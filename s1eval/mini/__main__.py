@@ -76,6 +76,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2, help="torch threads of each training run")
     p.add_argument("--base-config", default=None,
                    help="the Qwen2 config.json phase 1 initialises (default: recipes/mini/base_config.json)")
+    p.add_argument("--pretrain-config", default=None,
+                   help="phase 1's s1train recipe (default: recipes/mini/pretrain.yaml)")
     args = parser.parse_args(argv)
 
     if args.cmd == "make-test":
@@ -98,7 +100,8 @@ def main(argv=None) -> int:
                             pretrain_args=args.pretrain_args,
                             s1_args=args.s1_args, data_args=args.data_args, ablation=args.ablation,
                             ship=Path(args.ship) if args.ship else None, threads=args.threads,
-                            base_config=Path(args.base_config) if args.base_config else None)
+                            base_config=Path(args.base_config) if args.base_config else None,
+                            pretrain_config=Path(args.pretrain_config) if args.pretrain_config else None)
         print(build(opts))
     elif args.cmd == "probe":
         from s1eval.mini.probe import probe_summary

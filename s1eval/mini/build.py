@@ -6,7 +6,8 @@ between s1data, s1train and s1eval breaks this chain, and CI runs a shortened on
 1. ``init/``: the mini tokenizer + ``recipes/mini/base_config.json`` (a Qwen2 config, no weights; ``--base-config``
    picks another, e.g. ``recipes/mini/base_config_small.json``, the 15-minute setup of MODEL_CARD.md).
 2. ``pool.jsonl``: the pretraining pool (``python -m s1eval.mini pool``): plain traces and answer-only rows.
-3. ``base/``: ``s1train sft --config recipes/mini/pretrain.yaml --init_from_config true``: "pretraining" the
+3. ``base/``: ``s1train sft --config recipes/mini/pretrain.yaml --init_from_config true`` (``--pretrain-config``
+   picks another recipe, e.g. ``recipes/mini/pretrain_fast.yaml``, the 15-minute one): "pretraining" the
    freshly initialised model on the pool: the stand-in for a pretrained base (a from-scratch model does not
    learn the task from 1,000 rows; issue 8). Then, for each further phase i = 2, 3, ... (``--phases``),
    ``pool{i}.jsonl`` (fresh rows) and ``base{i}/``: ``s1train sft --config recipes/mini/pretrain2.yaml``
@@ -72,6 +73,7 @@ class BuildOptions:
     ship: Path | None = None
     threads: int = 2
     base_config: Path | None = None  # the architecture phase 1 initialises (None: recipes/mini/base_config.json)
+    pretrain_config: Path | None = None  # phase 1's s1train recipe (None: recipes/mini/pretrain.yaml)
 
     def __post_init__(self) -> None:
         if self.pool2 < 0:
@@ -90,7 +92,11 @@ class BuildOptions:
         if not self.base_config.is_file():
             raise FileNotFoundError(f"--base-config {self.base_config}: no such file (a Qwen2 config.json, e.g. "
                                     f"{RECIPES / 'base_config.json'})")
-        for path in (RECIPES / "pretrain.yaml", RECIPES / "s1.yaml", CONFIGS / "s1k.yaml"):
+        self.pretrain_config = Path(self.pretrain_config or RECIPES / "pretrain.yaml")
+        if not self.pretrain_config.is_file():
+            raise FileNotFoundError(f"--pretrain-config {self.pretrain_config}: no such file (an s1train recipe, e.g. "
+                                    f"{RECIPES / 'pretrain_fast.yaml'})")
+        for path in (RECIPES / "pretrain2.yaml", RECIPES / "s1.yaml", CONFIGS / "s1k.yaml"):
             if not path.is_file():
                 raise FileNotFoundError(f"{path} is missing: the chain runs from a source checkout (recipes/mini, "
                                         "configs/mini), not from an installed wheel")
@@ -210,7 +216,7 @@ def build(opts: BuildOptions) -> Path:
     init = write_init(out, opts.base_config)
     chain.run("pool", _py("-m", "s1eval.mini", "pool", str(out / "pool.jsonl"), "--n", str(opts.pool), "--seed",
                           str(opts.pool_seed), "--answer-only-share", str(opts.answer_only)), out / "pool.jsonl")
-    base = _sft(chain, "base", RECIPES / "pretrain.yaml", init, out / "pool.jsonl", opts.pretrain_args,
+    base = _sft(chain, "base", opts.pretrain_config, init, out / "pool.jsonl", opts.pretrain_args,
                 "--init_from_config", "true", "--seed", str(opts.seed))
     for phase in range(2, opts.phases + 1) if opts.pool2 else ():
         pool = out / f"pool{phase}.jsonl"  # fresh rows: the pool's seed is the phase number

@@ -40,10 +40,12 @@ def _weights(folder: Path) -> dict:
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("mini_chain")
-    # the small architecture (the 15-minute setup): faster here, and it exercises --base-config
+    # the 15-minute setup's architecture and phase-1 recipe: faster here, and it exercises --base-config and
+    # --pretrain-config (phases 2-3 keep pretrain2.yaml)
     cmd = [sys.executable, "-m", "s1eval.mini", "build", "--out", str(out), "--pool", "64", "--pool2", "32",
            "--phases", "3", "--candidates", "240", "--data-set", "select.n=40",
            "--base-config", str(REPO / "recipes" / "mini" / "base_config_small.json"),
+           "--pretrain-config", str(REPO / "recipes" / "mini" / "pretrain_fast.yaml"),
            *(f"--pretrain-arg={a}" for a in SMALL), *(f"--s1-arg={a}" for a in SMALL)]
     proc = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -75,6 +77,9 @@ def test_chain_runs_every_step_through_the_commands(chain):
     # --base-config chose the architecture every phase kept
     assert tuple(s1["model.embed_tokens.weight"].shape) == (400, 64)
     assert json.loads((chain / "s1" / "config.json").read_text())["num_attention_heads"] == 2
+    # --pretrain-config chose phase 1's recipe, not the later phases'
+    recipes = {name: Path(ran[name]["cmd"][ran[name]["cmd"].index("--config") + 1]).name for name in ("base", "base2")}
+    assert recipes == {"base": "pretrain_fast.yaml", "base2": "pretrain2.yaml"}
     assert any(not (base[k] == s1[k]).all() for k in base)
     run = json.loads((chain / "s1" / "s1train_run.json").read_text())
     assert run["data"]["rows"] == 40
@@ -128,6 +133,9 @@ def test_build_options_refuse_bad_sizes(tmp_path):
             BuildOptions(tmp_path, **bad)
     with pytest.raises(FileNotFoundError, match="--base-config .*nope.json: no such file"):
         BuildOptions(tmp_path, base_config=tmp_path / "nope.json")
+    with pytest.raises(FileNotFoundError, match="--pretrain-config .*nope.yaml: no such file .*pretrain_fast.yaml"):
+        BuildOptions(tmp_path, pretrain_config=tmp_path / "nope.yaml")
+    assert BuildOptions(tmp_path).pretrain_config.name == "pretrain.yaml"  # the shipped model's recipe
     assert BuildOptions(tmp_path).phases - BuildOptions(tmp_path).wait_phases >= 1  # phase 1 stays plain
 
 
