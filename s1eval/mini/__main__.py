@@ -72,11 +72,12 @@ def main(argv=None) -> int:
     p.add_argument("--data-set", action="append", default=[], dest="data_args",
                    help="extra `s1data run --set` override, e.g. --data-set select.n=50")
     p.add_argument("--ablation", choices=("random",), help="also train on 1,000 random candidates")
-    p.add_argument("--ship", help="copy the final model's files here (s1eval/data/mini/model for the embedded one)")
+    p.add_argument("--ship", type=Path,
+                   help="copy the final model's files here (s1eval/data/mini/model for the embedded one)")
     p.add_argument("--threads", type=int, default=2, help="torch threads of each training run")
-    p.add_argument("--base-config", default=None,
+    p.add_argument("--base-config", type=Path,
                    help="the Qwen2 config.json phase 1 initialises (default: recipes/mini/base_config.json)")
-    p.add_argument("--pretrain-config", default=None,
+    p.add_argument("--pretrain-config", type=Path,
                    help="phase 1's s1train recipe (default: recipes/mini/pretrain.yaml)")
     args = parser.parse_args(argv)
 
@@ -99,9 +100,8 @@ def main(argv=None) -> int:
                             wait_phases=args.wait_phases,
                             pretrain_args=args.pretrain_args,
                             s1_args=args.s1_args, data_args=args.data_args, ablation=args.ablation,
-                            ship=Path(args.ship) if args.ship else None, threads=args.threads,
-                            base_config=Path(args.base_config) if args.base_config else None,
-                            pretrain_config=Path(args.pretrain_config) if args.pretrain_config else None)
+                            ship=args.ship, threads=args.threads, base_config=args.base_config,
+                            pretrain_config=args.pretrain_config)
         print(build(opts))
     elif args.cmd == "probe":
         from s1eval.mini.probe import probe_summary

@@ -88,18 +88,22 @@ class BuildOptions:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
         if self.ablation not in (None, "random"):
             raise ValueError(f"--ablation {self.ablation!r}: the only ablation is 'random'")
-        self.base_config = Path(self.base_config or RECIPES / "base_config.json")
-        if not self.base_config.is_file():
-            raise FileNotFoundError(f"--base-config {self.base_config}: no such file (a Qwen2 config.json, e.g. "
-                                    f"{RECIPES / 'base_config.json'})")
-        self.pretrain_config = Path(self.pretrain_config or RECIPES / "pretrain.yaml")
-        if not self.pretrain_config.is_file():
-            raise FileNotFoundError(f"--pretrain-config {self.pretrain_config}: no such file (an s1train recipe, e.g. "
-                                    f"{RECIPES / 'pretrain_fast.yaml'})")
+        self.base_config = _existing_file(self.base_config, RECIPES / "base_config.json", "--base-config",
+                                          "a Qwen2 config.json", RECIPES / "base_config.json")
+        self.pretrain_config = _existing_file(self.pretrain_config, RECIPES / "pretrain.yaml", "--pretrain-config",
+                                              "an s1train recipe", RECIPES / "pretrain_fast.yaml")
         for path in (RECIPES / "pretrain2.yaml", RECIPES / "s1.yaml", CONFIGS / "s1k.yaml"):
             if not path.is_file():
                 raise FileNotFoundError(f"{path} is missing: the chain runs from a source checkout (recipes/mini, "
                                         "configs/mini), not from an installed wheel")
+
+
+def _existing_file(given: Path | None, default: Path, flag: str, kind: str, example: Path) -> Path:
+    """`given` (or `default` when None) as a Path, refused with the flag's name if it is not a file."""
+    path = Path(given or default)
+    if not path.is_file():
+        raise FileNotFoundError(f"{flag} {path}: no such file ({kind}, e.g. {example})")
+    return path
 
 
 class Chain:
