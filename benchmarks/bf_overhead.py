@@ -338,10 +338,10 @@ class S1VLLMBackend(LMEvalBackend):
     def plain(self, contexts: Sequence[str], counts: Sequence[int]) -> None:
         from vllm import SamplingParams
 
-        allowed = self.lm._engine.allowed_ids  # the same untexted-id mask as the BF requests
+        mask = self.lm._engine.mask  # the same untexted-id mask as the BF requests
         prompts = [{"prompt_token_ids": self.lm.tok_encode(c)} for c in contexts]
         params = [SamplingParams(temperature=0.0, max_tokens=n, min_tokens=n, detokenize=False,
-                                 allowed_token_ids=allowed) for n in counts]
+                                 logit_bias=mask) for n in counts]
         outputs = self.lm.llm.generate(prompts, params, use_tqdm=False)
         got = [len(o.outputs[0].token_ids) for o in outputs]
         if got != list(counts):
@@ -492,7 +492,7 @@ CONFIGS: list[Config] = [
     Config("s1hf reuse_cache=false", lambda p, d, _: S1HF(p, d, reuse_cache=False), "s1hf", False),
     Config("s1vllm block_size=32", lambda p, d, _: S1VLLMBackend(p, d, block_size=32), "s1vllm 32", True),
     Config("s1vllm block_size=128", lambda p, d, _: S1VLLMBackend(p, d, block_size=128), "s1vllm 128", False),
-    # diagnostic: without the per-request allowed_token_ids list (the tiny model never picks untexted ids)
+    # diagnostic: without the untexted-id logit_bias per request (the tiny model never picks untexted ids)
     Config("s1vllm block_size=32 unmasked", lambda p, d, _: S1VLLMBackend(p, d, block_size=32, masked=False),
            "s1vllm 32 unmasked", False),
     # diagnostic: every round a new request through the prefix cache (the path before resident requests)

@@ -92,7 +92,7 @@ class Runner:
 
         self.lm = S1VLLM(pretrained=model_path, scheduling="async", **bo.vllm_engine_args(block_size))
         self.engines = {"async": self.lm._engine,
-                        "barrier": RoundBarrierEngine(self.lm.llm, self.lm._engine.allowed_ids)}
+                        "barrier": RoundBarrierEngine(self.lm.llm, self.lm._engine.mask)}
         self.counter = bo.StepCounter(self.lm.llm.llm_engine)
 
     def chat(self, question: str) -> str:

@@ -56,7 +56,8 @@ class S1API(TokenizerLM, TemplateLM):
 
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer, trust_remote_code=_flag(trust_remote_code))
         self.s1_seed, self.think_end_token = int(seed), think_end_token
-        self._max_length = int(max_length) if max_length else _config_max_length(tokenizer, self.tokenizer)
+        config = _model_config(tokenizer)
+        self._max_length = int(max_length) if max_length else _config_max_length(config, self.tokenizer)
         self._max_gen_toks = int(max_gen_toks)
         self._codec = Codec(self.tokenizer, eos_ids(self.tokenizer, _generation_eos(tokenizer)))
         if api_key:
@@ -67,7 +68,7 @@ class S1API(TokenizerLM, TemplateLM):
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or None,
             tokenized_requests=_flag(tokenized_requests), num_concurrent=int(num_concurrent),
             max_retries=int(max_retries), timeout=float(timeout), retry_backoff=float(retry_backoff),
-            allowed_ids=None if _flag(allow_untexted_ids) else len(self.tokenizer),
+            **({} if _flag(allow_untexted_ids) else _untexted_mask(config, len(self.tokenizer), tokenizer)),
         )
         eos_id = self.tokenizer.eos_token_id
         self._engine = APIEngine(CompletionsClient(cfg, self._codec.encode, self._decode_prompt,
@@ -76,7 +77,9 @@ class S1API(TokenizerLM, TemplateLM):
             backend="s1api", tokenizer=self.tokenizer, dtype=None, batch_size=cfg.num_concurrent,
             seed=self.s1_seed,
             extra={"base_url": str(base_url), "served_model": cfg.model, "tokenized_requests": cfg.tokenized_requests,
-                   "num_concurrent": cfg.num_concurrent, "allow_untexted_ids": cfg.allowed_ids is None,
+                   "num_concurrent": cfg.num_concurrent, "allow_untexted_ids": _flag(allow_untexted_ids),
+                   "untexted_mask": ("logit_bias" if cfg.untexted else
+                                     "allowed_token_ids" if cfg.allowed_ids is not None else None),
                    "max_length": self._max_length, "dtype_note": "set by the server, not recorded"},
         )
 
@@ -102,16 +105,34 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
-def _config_max_length(path: str, tokenizer: Any) -> int:
-    """The context from the model config beside the tokenizer, else the tokenizer, else 32768."""
-    from lm_eval.models.utils_hf import resolve_max_length
+def _model_config(path: str) -> Any:
+    """The model config beside the tokenizer, or None (a tokenizer-only folder or name)."""
     from transformers import AutoConfig
 
     try:
-        config = AutoConfig.from_pretrained(path)
-    except Exception:  # a tokenizer-only folder or name: no config to read
-        config = None
+        return AutoConfig.from_pretrained(path)
+    except Exception:  # no config.json to read
+        return None
+
+
+def _config_max_length(config: Any, tokenizer: Any) -> int:
+    """The context from the model config beside the tokenizer, else the tokenizer, else 32768."""
+    from lm_eval.models.utils_hf import resolve_max_length
+
     return resolve_max_length(config, tokenizer, default=_DEFAULT_MAX_LENGTH)
+
+
+def _untexted_mask(config: Any, texted: int, path: str) -> dict[str, Any]:
+    """APIConfig fields that keep the model off ids without text (see `APIConfig.untexted`)."""
+    rows = getattr(config.get_text_config(), "vocab_size", None) if config is not None else None
+    if rows is None:
+        log.warning("s1api: no model config beside tokenizer=%s, so the model's ids without text are "
+                    "unknown: every request carries allowed_token_ids with all %d ids of the tokenizer "
+                    "(slow for large vocabularies, vLLM-only, refused by vLLM's V2 model runner above "
+                    "1,024 ids). Point tokenizer= at a folder with the model's config.json, or pass "
+                    "allow_untexted_ids=true.", path, texted)
+        return {"allowed_ids": texted}
+    return {"untexted": range(texted, rows)} if rows > texted else {}
 
 
 def _generation_eos(path: str) -> Any:

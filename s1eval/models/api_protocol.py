@@ -7,8 +7,9 @@ Translation (checked against vLLM 0.32's server, see tests/models/test_s1api.py)
   explicitly (a server applies the model's generation_config.json otherwise, e.g. Qwen2.5's
   repetition penalty 1.05, and greedy decoding would no longer match the other backends),
   `skip_special_tokens=false` and `spaces_between_special_tokens=false` (the defaults strip the
-  thinking delimiters), `return_token_ids=true`, and `allowed_token_ids` = the tokenizer's ids
-  unless untexted ids are allowed (models like Qwen2.5 have embedding rows without text).
+  thinking delimiters), `return_token_ids=true`, and, unless untexted ids are allowed, a
+  `logit_bias` of -100 on the model's ids without text (Qwen2.5: 151665-152063), merged over a
+  task's own `logit_bias` (see `APIConfig.untexted`).
 * response: vLLM returns the generated ids in `choices[0].token_ids`, INCLUDING a stop token id
   or EOS that ended generation (its `text` leaves them out), and for a stop string the ids through
   the token that completed it. `stop_reason` is the stop id (int), the stop string, or None for
@@ -38,6 +39,7 @@ _PASSED_THROUGH = ("logit_bias",)  # not sampling, but forwarded when a task's g
 _IGNORED = ("do_sample",)  # lm-eval's flag; the server reads temperature
 _RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 _MAX_BACKOFF_S = 60.0
+BAN_BIAS = -100.0  # the most negative logit_bias the OpenAI API accepts (vLLM clamps to it)
 _SNIPPET = 300
 
 
@@ -65,7 +67,16 @@ class APIConfig:
     max_retries: int = 5
     timeout: float = 3600.0  # per HTTP request: a 32K-token round on a busy server takes many minutes
     retry_backoff: float = 1.0  # first retry delay in seconds; doubles per retry
-    allowed_ids: int | None = None  # send allowed_token_ids = range(allowed_ids); None: no mask
+    # Keeping the model off ids without text: `untexted` = those ids, sent as logit_bias -100 (the
+    # OpenAI API's and vLLM's floor: e^-100 ~ 4e-44 times their probability, and a greedy pick
+    # would need a logit 100 above every texted id's). It is the portable field (SGLang and
+    # llama.cpp take it too) and small (399 ids for Qwen2.5), where `allowed_token_ids` with all
+    # 151,665 texted ids cost ~75 ms of vLLM server time per request on CPU, the bias under 1 ms
+    # (benchmarks/untexted_mask.py), and is refused by vLLM's V2 model runner (at most 1,024
+    # ids). `allowed_ids` = N sends that list, range(N): only when the model's row count is
+    # unknown. Both None: no mask.
+    untexted: range | None = None
+    allowed_ids: int | None = None
 
 
 def completions_url(base_url: str) -> str:
@@ -91,7 +102,7 @@ def sampling_fields(sampling: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def request_payload(cont: Continuation, cfg: APIConfig, decode: Callable[[Sequence[int]], str]) -> dict[str, Any]:
-    """The JSON body for one continuation (without the allowed-ids mask, see `encode_body`)."""
+    """The JSON body for one continuation (without an `allowed_ids` list, see `encode_body`)."""
     payload: dict[str, Any] = {
         "model": cfg.model,
         "prompt": list(cont.token_ids) if cfg.tokenized_requests else decode(cont.token_ids),
@@ -110,6 +121,9 @@ def request_payload(cont: Continuation, cfg: APIConfig, decode: Callable[[Sequen
     }
     if cont.seed is not None:
         payload["seed"] = cont.seed
+    if cfg.untexted:
+        bias = {str(k): v for k, v in (payload.get("logit_bias") or {}).items()}
+        payload["logit_bias"] = {**bias, **dict.fromkeys(map(str, cfg.untexted), BAN_BIAS)}
     return payload
 
 

@@ -71,14 +71,14 @@ class S1VLLM(TokenizerLM, TemplateLM):
         self.s1_seed, self.think_end_token = int(seed), think_end_token
         self._max_length = self.llm.llm_engine.model_config.max_model_len
         self._max_gen_toks = int(max_gen_toks)
-        rows = self.llm.llm_engine.model_config.get_vocab_size()
-        allowed = None if allow_untexted_ids or rows <= len(self.tokenizer) else list(range(len(self.tokenizer)))
-        from s1eval.models.vllm_engine import RoundBarrierEngine, VLLMEngine
+        from s1eval.models.vllm_engine import RoundBarrierEngine, VLLMEngine, untexted_mask
 
+        rows = self.llm.llm_engine.model_config.get_vocab_size()
+        mask = None if allow_untexted_ids else untexted_mask(len(self.tokenizer), rows)
         if scheduling == "async":
-            self._engine = VLLMEngine(self.llm, allowed, resume=bool(resume_requests))
+            self._engine = VLLMEngine(self.llm, mask, resume=bool(resume_requests))
         else:
-            self._engine = RoundBarrierEngine(self.llm, allowed)
+            self._engine = RoundBarrierEngine(self.llm, mask)
         model_config = self.llm.llm_engine.model_config
         self._codec = Codec(self.tokenizer, eos_ids(self.tokenizer, model_config.hf_config.eos_token_id))
         self._record = run_record(
@@ -86,7 +86,7 @@ class S1VLLM(TokenizerLM, TemplateLM):
             batch_size=batch_size, seed=self.s1_seed, tensor_parallel_size=int(tensor_parallel_size),
             extra={"scheduling": scheduling, "resume_requests": getattr(self._engine, "resume", False),
                    "enable_prefix_caching": bool(enable_prefix_caching),
-                   "masked_untexted_ids": allowed is not None},
+                   "masked_untexted_ids": mask is not None},
         )
 
     def close(self) -> None:

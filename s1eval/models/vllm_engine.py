@@ -26,8 +26,32 @@ _SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty"
                   "presence_penalty", "frequency_penalty")
 
 
-def sampling_params(c: Continuation, allowed_ids: list[int] | None, streamed: bool = False) -> Any:
+_V2_MAX_BIASED = 1024  # MAX_NUM_LOGIT_BIAS_TOKENS in vllm/v1/worker/gpu/sample/logit_bias.py (0.32)
+
+
+def untexted_mask(texted: int, rows: int) -> dict[int, float] | None:
+    """A `logit_bias` that bans the ids without text (`texted`..`rows`-1), or None if there are none.
+
+    A bias of -inf is an exact mask (the id's probability is 0), like `allowed_token_ids` with every
+    texted id, but its size is the number of untexted ids (399 for Qwen2.5), not of texted ones
+    (151,665): that list cost ~60 ms per request in vLLM's V1 model runner on CPU, the bias under
+    1 ms (benchmarks/untexted_mask.py), and vLLM's V2 model runner (its GPU default) refuses more
+    than 1,024 allowed or biased ids per request.
+    """
+    if rows <= texted:
+        return None
+    if rows - texted > _V2_MAX_BIASED:
+        log.warning("s1vllm: the model has %d ids without text (%d..%d); vLLM's V2 model runner accepts "
+                    "at most %d biased ids per request and would reject the mask. If it does, run with "
+                    "VLLM_USE_V2_MODEL_RUNNER=0 or allow_untexted_ids=true.",
+                    rows - texted, texted, rows - 1, _V2_MAX_BIASED)
+    return dict.fromkeys(range(texted, rows), float("-inf"))
+
+
+def sampling_params(c: Continuation, mask: dict[int, float] | None, streamed: bool = False) -> Any:
     """vLLM SamplingParams for one continuation (only what the request asks for).
+
+    `mask`: the `untexted_mask` logit bias, shared by every request (vLLM only reads it).
 
     `streamed`: the continuation is one chunk of a resident request (`VLLMEngine` sessions), which
     vLLM only serves with incremental outputs; a huge stream interval keeps those to one per chunk
@@ -51,11 +75,10 @@ def sampling_params(c: Continuation, allowed_ids: list[int] | None, streamed: bo
         stop_token_ids=sorted(c.stop_token_ids), stop=None if streamed else list(c.stop_strings) or None,
         # The model's EOS is already in stop_token_ids; vLLM must not add generation_config stops
         # the state machine does not know about.
-        ignore_eos=False, detokenize=bool(c.stop_strings) and not streamed, allowed_token_ids=allowed_ids,
+        ignore_eos=False, detokenize=bool(c.stop_strings) and not streamed, logit_bias=mask,
         # stop strings may contain special tokens (`<|im_start|>0`): match them in the raw text
         skip_special_tokens=False, spaces_between_special_tokens=False,
-        # Each continuation gets fresh params, so vLLM need not deep-copy them; with Qwen2.5's
-        # 151,665 allowed ids that copy cost ~56 ms per round (benchmarks/README.md).
+        # Each continuation gets fresh params, so vLLM need not deep-copy them.
         skip_clone=True,
     )
 
@@ -125,11 +148,11 @@ class VLLMEngine(Engine):
     tokens) is sent as a fresh request.
     """
 
-    def __init__(self, llm: Any, allowed_ids: list[int] | None, resume: bool = True) -> None:
+    def __init__(self, llm: Any, mask: dict[int, float] | None, resume: bool = True) -> None:
         self.engine = llm.llm_engine
         self.tokenizer = llm.get_tokenizer()
         self._id_texts: dict[int, str] = {}
-        self.allowed_ids = allowed_ids
+        self.mask = mask
         self.resume = resume and supports_sessions(llm)
         self._inflight: dict[str, _Chunk] = {}  # by external request id
         self._inflight_ids: dict[Hashable, str] = {}  # request key -> external id of its chunk in flight
@@ -153,7 +176,7 @@ class VLLMEngine(Engine):
             self._inflight[external_id] = _Chunk(cont, None)
             self._inflight_ids[cont.key] = external_id
             self.engine.add_request(external_id, {"prompt_token_ids": list(cont.token_ids)},
-                                    sampling_params(cont, self.allowed_ids))
+                                    sampling_params(cont, self.mask))
             return
         request = self._process(external_id, cont.token_ids, cont)
         self.engine.input_processor.assign_request_id(request)
@@ -194,7 +217,7 @@ class VLLMEngine(Engine):
     def _process(self, request_id: str, token_ids: Sequence[int], cont: Continuation) -> Any:
         return self.engine.input_processor.process_inputs(
             request_id, {"prompt_token_ids": list(token_ids)},
-            sampling_params(cont, self.allowed_ids, streamed=True), resumable=True,
+            sampling_params(cont, self.mask, streamed=True), resumable=True,
             supported_tasks=self.engine.get_supported_tasks())
 
     def _add(self, request: Any, chunk: _Chunk) -> None:
@@ -251,12 +274,12 @@ class VLLMEngine(Engine):
 class RoundBarrierEngine(BatchedEngine):
     """The fork's scheduling: one `LLM.generate` over every request's current round."""
 
-    def __init__(self, llm: Any, allowed_ids: list[int] | None) -> None:
+    def __init__(self, llm: Any, mask: dict[int, float] | None) -> None:
         super().__init__(batch_size=1 << 30)
-        self.llm, self.allowed_ids = llm, allowed_ids
+        self.llm, self.mask = llm, mask
 
     def continue_batch(self, conts: Sequence[Continuation]) -> list[Step]:
         prompts = [{"prompt_token_ids": list(c.token_ids)} for c in conts]
-        params = [sampling_params(c, self.allowed_ids) for c in conts]
+        params = [sampling_params(c, self.mask) for c in conts]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         return [output_step(c, o) for c, o in zip(conts, outputs)]

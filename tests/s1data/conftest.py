@@ -66,7 +66,8 @@ def vllm_server(request):
     """(base URL, served model name) of the session's one vLLM OpenAI server with the tiny model.
 
     The model is `tiny_served` (tests/models/test_s1api.py): the tiny "ends" model whose lm_head prefers
-    an id without text (UNTEXTED_ID) unless requests mask it, as s1api does with allowed_token_ids."""
+    an id without text (UNTEXTED_ID) unless requests mask it (s1api with a logit_bias, the s1data tests
+    with allowed_token_ids)."""
     import importlib.util
     import json
     import urllib.request
