@@ -169,3 +169,30 @@ def test_a_failing_run_releases_its_resident_requests(vllm_ends):
     assert vllm_ends.llm.llm_engine.get_num_unfinished_requests() == 0
     texts, _ = run_with_stats(vllm_ends, reqs[:1])  # and the model still works
     assert texts[0].endswith("42")
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_gpu_engine_masks_untexted_ids_and_resumes_requests_like_s1hf(tiny_untexted, tiny_ends):
+    """On CUDA vLLM runs its V2 model runner, which takes at most 1,024 allowed or biased ids per
+    request (the reason the mask is a logit_bias on the untexted ids) and has its own sampler
+    kernels: the masked never-ending model and resident rounds must still give s1hf's tokens."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU (and the real vllm package): vLLM's GPU model runner is the path under test")
+    cases = ((tiny_untexted, {**BF, "max_tokens_thinking": 30}), (tiny_ends, BF))
+    for model, gen_kwargs in cases:
+        lm = s1vllm(model, gpu_memory_utilization=0.3)
+        try:
+            assert lm._engine.mask == dict.fromkeys(range(400, 448), float("-inf"))
+            texts, stats = run_with_stats(lm, instances(lm, gen_kwargs))
+            resumed = lm._engine.resumed
+        finally:
+            lm.close()
+        hf = s1hf(model, device="cuda")
+        ref, ref_stats = run_with_stats(hf, instances(hf, gen_kwargs))
+        assert texts == ref and all(r["untexted_tokens"] == 0 for r in stats)
+        if model == tiny_untexted:  # prefers an untexted id by ~2,800 logits, never ends thinking
+            assert all(r["thinking_tokens"] == 30 and r["forced"] for r in stats)
+        else:  # its rounds end: 2 ignores, each continuing a resident request
+            assert all(r["ignores_used"] == 2 for r in stats) and resumed >= 2 * len(stats)
