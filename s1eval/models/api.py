@@ -41,6 +41,7 @@ _DEFAULT_MAX_LENGTH = 32768
 @register_model("s1api")
 class S1API(TokenizerLM, TemplateLM):
     backend_name = "s1api"
+    extra_gen_kwargs = ("logit_bias",)  # forwarded to the server (merged under the untexted-id mask)
 
     def __init__(self, base_url: str | None = None, model: str | None = None, tokenizer: str | None = None,
                  api_key: str | None = None, tokenized_requests: bool = True, num_concurrent: int = 8,

@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Any, Sequence
 
 from s1eval.budget import COLLECTOR, RequestSpec, parse_gen_kwargs, run_requests
+from s1eval.budget.config import ALL_KEYS, SAMPLING_PARAMS, BudgetConfigError
 from s1eval.budget.codec import Codec
 from s1eval.budget.control import add_instruction, instruction
 from s1eval.budget.engine import Engine
@@ -44,6 +45,8 @@ class BudgetForcingMixin:
 
     s1_seed: int = 1234
     think_end_token: str | int | None = None
+    # gen_kwargs this backend forwards beyond the sampling parameters every backend takes
+    extra_gen_kwargs: tuple[str, ...] = ()
     _s1_warned_template = False
 
     # ------------------------------------------------------------ backend hooks
@@ -84,6 +87,7 @@ class BudgetForcingMixin:
             if key not in parsed:  # parse each distinct kwargs dict once
                 cfg, rest = parse_gen_kwargs(gen_kwargs)
                 rest = normalize_gen_kwargs(rest, self.max_gen_toks)
+                self._s1_check_engine_kwargs(rest)
                 until = handle_stop_sequences(rest.pop("until", None), eos=eos_text)
                 parsed[key] = (cfg, rest, until, rest.pop("max_gen_toks"))
             cfg, sampling, until, max_gen_toks = parsed[key]
@@ -103,6 +107,22 @@ class BudgetForcingMixin:
                 task=task, doc_id=doc_id, repeat=repeat,
             ))
         return specs
+
+    def _s1_check_engine_kwargs(self, kwargs: dict[str, Any]) -> None:
+        """Fail on a gen_kwarg no part of the run would use: a typo (`temprature=0.6`) must not
+        silently give greedy decoding."""
+        known = ("until", "max_gen_toks", *SAMPLING_PARAMS, *self.extra_gen_kwargs)
+        unknown = sorted(set(kwargs) - set(known))
+        if not unknown:
+            return
+        hints = {u: difflib.get_close_matches(u, known + ALL_KEYS, n=1) for u in unknown}
+        named = "; ".join(f"{u} (did you mean {h[0]}?)" if h else u for u, h in hints.items())
+        seed = " Seeds are a model arg (--model_args seed=N), derived per request." if "seed" in unknown else ""
+        raise BudgetConfigError(
+            f"{getattr(self, 'backend_name', 's1')} does not use gen_kwargs {named}.{seed} "
+            f"It takes until, max_gen_toks, the sampling keys {', '.join(SAMPLING_PARAMS + self.extra_gen_kwargs)} "
+            f"and the budget-forcing keys {', '.join(ALL_KEYS)}."
+        )
 
     def _s1_returned_text(self, text: str) -> str:
         # lm-eval's own convention for answer-only output (its `think_end_token` model arg).

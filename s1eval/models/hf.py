@@ -28,6 +28,8 @@ MODEL_ARGS = ("pretrained", "tokenizer", "dtype", "device", "batch_size", "max_l
               "allow_untexted_ids")
 @register_model("s1hf")
 class S1HFLM(BudgetForcingMixin, HFLM):
+    backend_name = "s1hf"
+
     def __init__(self, pretrained: str, tokenizer: str | None = None, dtype: str = "float32",
                  device: str | None = None, batch_size: int | str = 1, max_length: int | None = None,
                  trust_remote_code: bool = False, seed: int = 1234, reuse_cache: bool = True,

@@ -217,6 +217,19 @@ def test_the_untexted_bias_is_merged_over_a_tasks_own_logit_bias(tiny_ends):
     assert set(bias) == {"5"} | {str(i) for i in range(400, 448)}
 
 
+def test_a_tasks_logit_bias_reaches_the_server_and_a_misspelt_key_fails(tiny_ends):
+    from s1eval.budget.config import BudgetConfigError
+
+    with FaultServer(_tok(tiny_ends)) as server:
+        lm = s1api(server.url, tiny_ends)
+        run_with_stats(lm, instances(lm, {**BF, "logit_bias": {"5": 1.5}}, QUESTIONS[:1]))
+        assert all(s.body["logit_bias"]["5"] == 1.5 and s.body["logit_bias"]["400"] == -100.0 for s in server.seen)
+        sent = server.count()
+        with pytest.raises(BudgetConfigError, match=r"s1api does not use gen_kwargs top_k_ \(did you mean top_k\?\)"):
+            lm.generate_until(instances(lm, {**BF, "top_k_": 5}, QUESTIONS[:1]), disable_tqdm=True)
+        assert server.count() == sent
+
+
 def _tokenizer_with_config(src, out, vocab_size: int | None):
     """A copy of src's tokenizer, with src's config.json at `vocab_size` rows (None: no config)."""
     _tok(src).save_pretrained(out)

@@ -114,6 +114,23 @@ def test_unknown_model_args_fail_with_the_valid_list(tiny_ends):
         s1hf(tiny_ends, max_lenght=2)
 
 
+@pytest.mark.parametrize("gen_kwargs,message", [
+    ({**BF, "temprature": 0.6, "do_sample": True}, r"s1hf does not use gen_kwargs temprature \(did you mean temperature\?\)"),
+    ({"max_gen_toks": 20, "until": [], "seed": 3}, r"gen_kwargs seed\. Seeds are a model arg \(--model_args seed=N\)"),
+    ({**BF, "logit_bias": {"5": 1.0}}, r"does not use gen_kwargs logit_bias\. It takes until, max_gen_toks, the sampling keys temperature"),
+], ids=["typo", "seed", "backend-specific"])
+def test_a_gen_kwarg_nothing_uses_fails_before_generating(tiny_ends, gen_kwargs, message):
+    from s1eval.budget.config import BudgetConfigError
+
+    lm = s1hf(tiny_ends)
+    reqs = instances(lm, gen_kwargs)
+    called = []
+    lm._engine.continue_batch = lambda conts: called.append(conts)
+    with pytest.raises(BudgetConfigError, match=message):
+        lm.generate_until(reqs, disable_tqdm=True)
+    assert not called
+
+
 S1_PROMPT = ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
              "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n<|im_start|>think")
 
