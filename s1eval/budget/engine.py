@@ -49,6 +49,17 @@ class Step:
     cached_tokens: int = 0  # prompt tokens the engine did not recompute (prefix / KV cache)
 
 
+# Sampling keys that change greedy decoding too: they reshape the logits before the argmax (the
+# others, temperature, top_p, top_k and min_p, matter only when sampling). presence_penalty and
+# frequency_penalty count the tokens of the current continuation only: each round is one.
+PENALTIES = ("repetition_penalty", "presence_penalty", "frequency_penalty")
+
+
+def penalties(sampling: Mapping[str, Any]) -> dict[str, Any]:
+    """The penalties a continuation sets (greedy or not)."""
+    return {k: sampling[k] for k in PENALTIES if sampling.get(k) is not None}
+
+
 def is_greedy(sampling: Mapping[str, Any]) -> bool:
     """Greedy unless sampling is asked for with a positive temperature (lm-eval's convention)."""
     temperature = float(sampling.get("temperature", 0.0) or 0.0)

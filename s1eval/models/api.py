@@ -17,8 +17,10 @@ HTTP engine (s1eval.models.api_engine) and answers lm-eval's questions about the
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from lm_eval.api.model import TemplateLM
@@ -27,7 +29,7 @@ from lm_eval.api.registry import register_model
 from s1eval.budget.codec import Codec
 from s1eval.models.api_engine import APIEngine, CompletionsClient
 from s1eval.models.api_protocol import APIConfig, completions_url
-from s1eval.models.base import TokenizerLM, check_model_args, eos_ids
+from s1eval.models.base import VLLM_MAX_BIASED_IDS, TokenizerLM, check_model_args, eos_ids, untexted_ids
 from s1eval.runinfo import run_record
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ class S1API(TokenizerLM, TemplateLM):
 
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer, trust_remote_code=_flag(trust_remote_code))
         self.s1_seed, self.think_end_token = int(seed), think_end_token
-        config = _model_config(tokenizer)
+        config = _model_config(tokenizer, _flag(trust_remote_code))
         self._max_length = int(max_length) if max_length else _config_max_length(config, self.tokenizer)
         self._max_gen_toks = int(max_gen_toks)
         self._codec = Codec(self.tokenizer, eos_ids(self.tokenizer, _generation_eos(tokenizer)))
@@ -69,7 +71,8 @@ class S1API(TokenizerLM, TemplateLM):
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or None,
             tokenized_requests=_flag(tokenized_requests), num_concurrent=int(num_concurrent),
             max_retries=int(max_retries), timeout=float(timeout), retry_backoff=float(retry_backoff),
-            **({} if _flag(allow_untexted_ids) else _untexted_mask(config, len(self.tokenizer), tokenizer)),
+            untexted=None if _flag(allow_untexted_ids) else untexted_ids(
+                "s1api", len(self.tokenizer), _model_rows(config, tokenizer), VLLM_MAX_BIASED_IDS),
         )
         eos_id = self.tokenizer.eos_token_id
         self._engine = APIEngine(CompletionsClient(cfg, self._codec.encode, self._decode_prompt,
@@ -79,8 +82,7 @@ class S1API(TokenizerLM, TemplateLM):
             seed=self.s1_seed,
             extra={"base_url": str(base_url), "served_model": cfg.model, "tokenized_requests": cfg.tokenized_requests,
                    "num_concurrent": cfg.num_concurrent, "allow_untexted_ids": _flag(allow_untexted_ids),
-                   "untexted_mask": ("logit_bias" if cfg.untexted else
-                                     "allowed_token_ids" if cfg.allowed_ids is not None else None),
+                   "masked_untexted_ids": len(cfg.untexted or ()),
                    "max_length": self._max_length, "dtype_note": "set by the server, not recorded"},
         )
 
@@ -106,13 +108,13 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
-def _model_config(path: str) -> Any:
+def _model_config(path: str, trust_remote_code: bool) -> Any:
     """The model config beside the tokenizer, or None (a tokenizer-only folder or name)."""
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(path)
-    except Exception:  # no config.json to read
+        return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except Exception:  # no config.json, or a model type this transformers does not know
         return None
 
 
@@ -123,17 +125,23 @@ def _config_max_length(config: Any, tokenizer: Any) -> int:
     return resolve_max_length(config, tokenizer, default=_DEFAULT_MAX_LENGTH)
 
 
-def _untexted_mask(config: Any, texted: int, path: str) -> dict[str, Any]:
-    """APIConfig fields that keep the model off ids without text (see `APIConfig.untexted`)."""
-    rows = getattr(config.get_text_config(), "vocab_size", None) if config is not None else None
-    if rows is None:
-        log.warning("s1api: no model config beside tokenizer=%s, so the model's ids without text are "
-                    "unknown: every request carries allowed_token_ids with all %d ids of the tokenizer "
-                    "(slow for large vocabularies, vLLM-only, refused by vLLM's V2 model runner above "
-                    "1,024 ids). Point tokenizer= at a folder with the model's config.json, or pass "
-                    "allow_untexted_ids=true.", path, texted)
-        return {"allowed_ids": texted}
-    return {"untexted": range(texted, rows)} if rows > texted else {}
+def _model_rows(config: Any, path: str) -> int:
+    """The model's embedding rows (`vocab_size`, as vLLM reads it), from its config beside the tokenizer."""
+    if config is not None:
+        rows = getattr(config.get_text_config(), "vocab_size", None)
+    else:  # a model type transformers cannot load: read the file itself
+        try:
+            raw = json.loads((Path(path) / "config.json").read_text())
+        except (OSError, ValueError):
+            raw = {}
+        rows = raw.get("vocab_size") or (raw.get("text_config") or {}).get("vocab_size")
+    if not isinstance(rows, int):
+        raise ValueError(
+            f"s1api: no vocab_size in a model config beside tokenizer={path}, so the model's ids without text "
+            "(which it can emit and the tokenizer cannot decode) are unknown. Point tokenizer= at a folder "
+            "with the served model's config.json, or pass allow_untexted_ids=true."
+        )
+    return rows
 
 
 def _generation_eos(path: str) -> Any:

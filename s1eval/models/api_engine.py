@@ -27,7 +27,7 @@ from typing import Any, Callable, Hashable, Sequence
 
 from s1eval.budget.engine import Continuation, Engine, Step
 from s1eval.models.api_protocol import (
-    _MAX_BACKOFF_S, _RETRY_STATUSES, APIConfig, APIRequestError, _Retryable, _snip, encode_body,
+    _MAX_BACKOFF_S, _RETRY_STATUSES, APIConfig, APIRequestError, _Retryable, _snip,
     request_payload, step_from_response,
 )
 
@@ -40,8 +40,6 @@ class CompletionsClient:
     def __init__(self, cfg: APIConfig, encode: Callable[[str], Sequence[int]],
                  decode: Callable[[Sequence[int]], str], eos_id: int) -> None:
         self.cfg, self.encode, self.decode, self.eos_id = cfg, encode, decode, eos_id
-        self._mask_json = (json.dumps(list(range(cfg.allowed_ids)), separators=(",", ":"))
-                           if cfg.allowed_ids is not None else None)
         self._headers = {"Content-Type": "application/json"}
         if cfg.api_key:
             self._headers["Authorization"] = f"Bearer {cfg.api_key}"
@@ -50,7 +48,7 @@ class CompletionsClient:
         self.requests_sent = 0  # HTTP attempts, for tests and benchmarks
 
     async def complete(self, cont: Continuation) -> Step:
-        body = encode_body(request_payload(cont, self.cfg, self.decode), self._mask_json)
+        body = json.dumps(request_payload(cont, self.cfg, self.decode), separators=(",", ":")).encode()
         last = "no attempt made"
         for attempt in range(self.cfg.max_retries + 1):
             try:
@@ -92,7 +90,11 @@ class CompletionsClient:
         what = f"HTTP {status}: {_snip(text)}"
         if status in _RETRY_STATUSES:
             raise _Retryable(what, _retry_after(retry_after))
-        raise APIRequestError(f"s1api: POST {self.cfg.url} failed with {self._redact(what)} (not retried)")
+        hint = ""
+        if self.cfg.untexted and "logit_bias" in text:
+            hint = (". s1api masks the model's ids without text with a logit_bias; for a server that refuses "
+                    "it (vLLM with speculative decoding does) pass allow_untexted_ids=true")
+        raise APIRequestError(f"s1api: POST {self.cfg.url} failed with {self._redact(what)} (not retried){hint}")
 
     def _session_for_loop(self) -> Any:
         import aiohttp

@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from s1eval.budget.engine import Continuation, Step, is_greedy
+from s1eval.budget.engine import Continuation, Step, is_greedy, penalties
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +67,13 @@ class APIConfig:
     max_retries: int = 5
     timeout: float = 3600.0  # per HTTP request: a 32K-token round on a busy server takes many minutes
     retry_backoff: float = 1.0  # first retry delay in seconds; doubles per retry
-    # Keeping the model off ids without text: `untexted` = those ids, sent as logit_bias -100 (the
-    # OpenAI API's and vLLM's floor: e^-100 ~ 4e-44 times their probability, and a greedy pick
-    # would need a logit 100 above every texted id's). It is the portable field (SGLang and
-    # llama.cpp take it too) and small (399 ids for Qwen2.5), where `allowed_token_ids` with all
-    # 151,665 texted ids cost ~75 ms of vLLM server time per request on CPU, the bias under 1 ms
-    # (benchmarks/untexted_mask.py), and is refused by vLLM's V2 model runner (at most 1,024
-    # ids). `allowed_ids` = N sends that list, range(N): only when the model's row count is
-    # unknown. Both None: no mask.
+    # The ids without text (`base.untexted_ids`), sent as logit_bias -100: the OpenAI API's and
+    # vLLM's floor, e^-100 ~ 4e-44 times their probability (a greedy pick would need a logit 100
+    # above every texted id's). It is the portable field (SGLang and llama.cpp take it too) and
+    # small (399 ids for Qwen2.5-7B), where `allowed_token_ids` with all 151,665 texted ids cost
+    # ~75 ms of vLLM server time per request on CPU, the bias under 1 ms (benchmarks/untexted_mask.py),
+    # and kills the engine of vLLM's V2 model runner (at most 1,024 ids). None: no mask.
     untexted: range | None = None
-    allowed_ids: int | None = None
 
 
 def completions_url(base_url: str) -> str:
@@ -87,10 +84,11 @@ def completions_url(base_url: str) -> str:
 
 # ---------------------------------------------------------------------------- translation
 def sampling_fields(sampling: Mapping[str, Any]) -> dict[str, Any]:
-    """Request fields for a Continuation's sampling: greedy is temperature 0, the rest neutral."""
+    """Request fields for a Continuation's sampling: greedy is temperature 0 (and its penalties),
+    the rest neutral."""
     out: dict[str, Any] = dict(NEUTRAL_SAMPLING)
     if is_greedy(sampling):
-        out["temperature"] = 0.0
+        out.update(temperature=0.0, **penalties(sampling))
     else:
         out["temperature"] = float(sampling["temperature"])
         out.update({k: sampling[k] for k in NEUTRAL_SAMPLING if sampling.get(k) is not None})
@@ -102,7 +100,7 @@ def sampling_fields(sampling: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def request_payload(cont: Continuation, cfg: APIConfig, decode: Callable[[Sequence[int]], str]) -> dict[str, Any]:
-    """The JSON body for one continuation (without an `allowed_ids` list, see `encode_body`)."""
+    """The JSON body for one continuation."""
     payload: dict[str, Any] = {
         "model": cfg.model,
         "prompt": list(cont.token_ids) if cfg.tokenized_requests else decode(cont.token_ids),
@@ -125,14 +123,6 @@ def request_payload(cont: Continuation, cfg: APIConfig, decode: Callable[[Sequen
         bias = {str(k): v for k, v in (payload.get("logit_bias") or {}).items()}
         payload["logit_bias"] = {**bias, **dict.fromkeys(map(str, cfg.untexted), BAN_BIAS)}
     return payload
-
-
-def encode_body(payload: Mapping[str, Any], mask_json: str | None) -> bytes:
-    """Serialize; the allowed-ids list (150K ids for Qwen2.5, ~1 MB) is spliced in pre-serialized."""
-    body = json.dumps(payload, separators=(",", ":"))
-    if mask_json is not None:
-        body = body[:-1] + ',"allowed_token_ids":' + mask_json + "}"
-    return body.encode("utf-8")
 
 
 def step_from_response(data: Any, cont: Continuation, eos_id: int,

@@ -11,7 +11,6 @@ lm-eval's `think_end_token` convention when the user wants only the answer back.
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 from collections import Counter
 from typing import Any, Sequence
@@ -29,6 +28,20 @@ log = logging.getLogger(__name__)
 
 # lm-eval's CLI always passes these; accepted so `--max_batch_size` does not fail.
 _LM_EVAL_EXTRAS = ("max_batch_size",)
+# gen_kwargs some lm-eval tasks set to values that change nothing here (dropped), and names from
+# other APIs whose equivalent is not their closest spelling
+_NO_OPS = {"num_beams": 1, "presence_penalty": 0, "frequency_penalty": 0}
+_HINTS = {"stop": "until", "stop_sequences": "until"}
+_MISSING = object()
+
+
+def _canonical(value: Any) -> Any:
+    """A hashable, order-free form of gen_kwargs (dict keys may mix ints and strings: logit_bias)."""
+    if isinstance(value, dict):
+        return tuple(sorted(((str(k), _canonical(v)) for k, v in value.items()), key=lambda kv: kv[0]))
+    if isinstance(value, (list, tuple)):
+        return tuple(_canonical(v) for v in value)
+    return value
 
 
 def check_model_args(name: str, kwargs: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -45,7 +58,9 @@ class BudgetForcingMixin:
 
     s1_seed: int = 1234
     think_end_token: str | int | None = None
-    # gen_kwargs this backend forwards beyond the sampling parameters every backend takes
+    # the sampling gen_kwargs this backend honours (also as `<key>_thinking` overrides), and the
+    # other gen_kwargs it forwards
+    sampling_keys: tuple[str, ...] = SAMPLING_PARAMS
     extra_gen_kwargs: tuple[str, ...] = ()
     _s1_warned_template = False
 
@@ -83,14 +98,15 @@ class BudgetForcingMixin:
         specs = []
         for req in requests:
             context, gen_kwargs = req.args
-            key = json.dumps(gen_kwargs, sort_keys=True, default=str)
+            key = repr(_canonical(gen_kwargs))
             if key not in parsed:  # parse each distinct kwargs dict once
                 cfg, rest = parse_gen_kwargs(gen_kwargs)
-                rest = normalize_gen_kwargs(rest, self.max_gen_toks)
-                self._s1_check_engine_kwargs(rest)
+                rest = self._s1_engine_kwargs(normalize_gen_kwargs(rest, self.max_gen_toks))
                 until = handle_stop_sequences(rest.pop("until", None), eos=eos_text)
                 parsed[key] = (cfg, rest, until, rest.pop("max_gen_toks"))
             cfg, sampling, until, max_gen_toks = parsed[key]
+            if cfg is not None:
+                self._s1_check_thinking_sampling(cfg.thinking_sampling)
             if cfg is not None:
                 self._s1_check_prompt(context)
                 if cfg.control is not None:  # the paper's control baselines: an instruction in the question
@@ -108,21 +124,32 @@ class BudgetForcingMixin:
             ))
         return specs
 
-    def _s1_check_engine_kwargs(self, kwargs: dict[str, Any]) -> None:
-        """Fail on a gen_kwarg no part of the run would use: a typo (`temprature=0.6`) must not
-        silently give greedy decoding."""
-        known = ("until", "max_gen_toks", *SAMPLING_PARAMS, *self.extra_gen_kwargs)
+    def _s1_engine_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """`kwargs` without no-op keys; fails on a key no part of the run would use: a typo
+        (`temprature=0.6`) must not silently give greedy decoding."""
+        kwargs = {k: v for k, v in kwargs.items() if _NO_OPS.get(k, _MISSING) != v}
+        known = ("until", "max_gen_toks", *self.sampling_keys, *self.extra_gen_kwargs)
         unknown = sorted(set(kwargs) - set(known))
         if not unknown:
-            return
-        hints = {u: difflib.get_close_matches(u, known + ALL_KEYS, n=1) for u in unknown}
+            return kwargs
+        hints = {u: [_HINTS[u]] if u in _HINTS else difflib.get_close_matches(u, known + ALL_KEYS, n=1)
+                 for u in unknown}
         named = "; ".join(f"{u} (did you mean {h[0]}?)" if h else u for u, h in hints.items())
         seed = " Seeds are a model arg (--model_args seed=N), derived per request." if "seed" in unknown else ""
         raise BudgetConfigError(
             f"{getattr(self, 'backend_name', 's1')} does not use gen_kwargs {named}.{seed} "
-            f"It takes until, max_gen_toks, the sampling keys {', '.join(SAMPLING_PARAMS + self.extra_gen_kwargs)} "
+            f"It takes until, max_gen_toks, the sampling keys {', '.join(self.sampling_keys + self.extra_gen_kwargs)} "
             f"and the budget-forcing keys {', '.join(ALL_KEYS)}."
         )
+
+    def _s1_check_thinking_sampling(self, overrides: Any) -> None:
+        unsupported = sorted(k for k, v in overrides.items() if k not in self.sampling_keys and _NO_OPS.get(k) != v)
+        if unsupported:
+            raise BudgetConfigError(
+                f"{getattr(self, 'backend_name', 's1')} does not use gen_kwargs "
+                f"{', '.join(k + '_thinking' for k in unsupported)}: it has no {', '.join(unsupported)}. Its sampling "
+                f"keys (also as <key>_thinking): {', '.join(self.sampling_keys)}."
+            )
 
     def _s1_returned_text(self, text: str) -> str:
         # lm-eval's own convention for answer-only output (its `think_end_token` model arg).
@@ -159,6 +186,28 @@ def generation_prompt_suffix(tokenizer: Any) -> str:
     except Exception:  # a template that needs other roles: no check rather than a crash
         return ""
     return with_prompt[len(without):] if with_prompt.startswith(without) else ""
+
+
+# vLLM 0.32's V2 model runner (its GPU default) takes at most this many biased ids per request; a
+# request over it raises inside the worker and kills the engine (vllm/v1/worker/gpu/sample/logit_bias.py).
+VLLM_MAX_BIASED_IDS = 1024
+
+
+def untexted_ids(backend: str, texted: int, rows: int, limit: int | None) -> range:
+    """The ids a model can emit that its tokenizer cannot decode (Qwen2.5-7B and up: 151665-152063).
+
+    They are masked with a logit_bias on each of them; more than `limit` is refused here, naming
+    the fixes, rather than left to kill a vLLM engine mid-run.
+    """
+    ids = range(texted, max(texted, rows))
+    if limit is not None and len(ids) > limit:
+        raise ValueError(
+            f"{backend}: the model has {len(ids)} ids without text ({texted}..{rows - 1}); masking them takes "
+            f"a logit_bias on each, and vLLM's V2 model runner (its GPU default) accepts at most {limit} per "
+            "request. Pass allow_untexted_ids=true (they are then counted in the statistics), or run the "
+            "engine with VLLM_USE_V2_MODEL_RUNNER=0."
+        )
+    return ids
 
 
 def eos_ids(tokenizer: Any, generation_eos: Any) -> set[int]:

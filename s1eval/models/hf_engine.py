@@ -26,7 +26,9 @@ from s1eval.budget.engine import BatchedEngine, Continuation, Step, find_stop_st
 
 log = logging.getLogger(__name__)
 
-_SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty")
+_SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p")
+# The sampling keys S1HFLM takes: transformers has no presence or frequency penalty.
+HF_SAMPLING_PARAMS = ("temperature", "top_p", "top_k", "min_p", "do_sample", "repetition_penalty")
 
 
 class HFEngine(BatchedEngine):
@@ -107,6 +109,8 @@ class HFEngine(BatchedEngine):
             eos_token_id=sorted(c.stop_token_ids), pad_token_id=self.pad_id, do_sample=False,
             return_dict_in_generate=True, use_cache=True, suppress_tokens=self.suppressed or None,
         )
+        if c.sampling.get("repetition_penalty") is not None:  # greedy too, as the other backends
+            gen.repetition_penalty = c.sampling["repetition_penalty"]
         if not is_greedy(c.sampling):
             gen.do_sample = True
             for k in _SAMPLING_KEYS:

@@ -21,7 +21,7 @@ from lm_eval.api.model import TemplateLM
 from lm_eval.api.registry import register_model
 
 from s1eval.budget.codec import Codec
-from s1eval.models.base import TokenizerLM, check_model_args, eos_ids
+from s1eval.models.base import VLLM_MAX_BIASED_IDS, TokenizerLM, check_model_args, eos_ids, untexted_ids
 from s1eval.runinfo import run_record
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,7 @@ class S1VLLM(TokenizerLM, TemplateLM):
         self._max_gen_toks = int(max_gen_toks)
         from s1eval.models.vllm_engine import RoundBarrierEngine, VLLMEngine, untexted_mask
 
-        rows = self.llm.llm_engine.model_config.get_vocab_size()
-        mask = None if allow_untexted_ids else untexted_mask(len(self.tokenizer), rows)
+        mask = None if allow_untexted_ids else untexted_mask(self._untexted_ids())
         if scheduling == "async":
             self._engine = VLLMEngine(self.llm, mask, resume=bool(resume_requests))
         else:
@@ -88,6 +87,16 @@ class S1VLLM(TokenizerLM, TemplateLM):
                    "enable_prefix_caching": bool(enable_prefix_caching),
                    "masked_untexted_ids": mask is not None},
         )
+
+    def _untexted_ids(self) -> range:
+        engine = self.llm.llm_engine
+        v2 = bool(getattr(engine.vllm_config, "use_v2_model_runner", False))
+        try:
+            return untexted_ids("s1vllm", len(self.tokenizer), engine.model_config.get_vocab_size(),
+                                VLLM_MAX_BIASED_IDS if v2 else None)
+        except ValueError:
+            self.close()  # the engine is up; do not leave its processes behind
+            raise
 
     def close(self) -> None:
         """Stop vLLM's engine processes now rather than at interpreter exit."""

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Sequence
 
-from s1eval.budget.engine import BatchedEngine, Continuation, Engine, Step, is_greedy, stop_string_cut
+from s1eval.budget.engine import BatchedEngine, Continuation, Engine, Step, is_greedy, penalties, stop_string_cut
 
 log = logging.getLogger(__name__)
 
@@ -26,26 +26,16 @@ _SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty"
                   "presence_penalty", "frequency_penalty")
 
 
-_V2_MAX_BIASED = 1024  # MAX_NUM_LOGIT_BIAS_TOKENS in vllm/v1/worker/gpu/sample/logit_bias.py (0.32)
-
-
-def untexted_mask(texted: int, rows: int) -> dict[int, float] | None:
-    """A `logit_bias` that bans the ids without text (`texted`..`rows`-1), or None if there are none.
+def untexted_mask(ids: range) -> dict[int, float] | None:
+    """A `logit_bias` that bans `ids` (the ids without text, `base.untexted_ids`), or None if empty.
 
     A bias of -inf is an exact mask (the id's probability is 0), like `allowed_token_ids` with every
-    texted id, but its size is the number of untexted ids (399 for Qwen2.5), not of texted ones
+    texted id, but its size is the number of untexted ids (399 for Qwen2.5-7B), not of texted ones
     (151,665): that list cost ~60 ms per request in vLLM's V1 model runner on CPU, the bias under
-    1 ms (benchmarks/untexted_mask.py), and vLLM's V2 model runner (its GPU default) refuses more
-    than 1,024 allowed or biased ids per request.
+    1 ms at 64 requests (benchmarks/untexted_mask.py), and vLLM's V2 model runner (its GPU default)
+    refuses more than 1,024 allowed or biased ids per request.
     """
-    if rows <= texted:
-        return None
-    if rows - texted > _V2_MAX_BIASED:
-        log.warning("s1vllm: the model has %d ids without text (%d..%d); vLLM's V2 model runner accepts "
-                    "at most %d biased ids per request and would reject the mask. If it does, run with "
-                    "VLLM_USE_V2_MODEL_RUNNER=0 or allow_untexted_ids=true.",
-                    rows - texted, texted, rows - 1, _V2_MAX_BIASED)
-    return dict.fromkeys(range(texted, rows), float("-inf"))
+    return dict.fromkeys(ids, float("-inf")) or None
 
 
 def sampling_params(c: Continuation, mask: dict[int, float] | None, streamed: bool = False) -> Any:
@@ -60,7 +50,7 @@ def sampling_params(c: Continuation, mask: dict[int, float] | None, streamed: bo
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind
 
-    kwargs: dict[str, Any] = {"temperature": 0.0}
+    kwargs: dict[str, Any] = {"temperature": 0.0, **penalties(c.sampling)}
     if not is_greedy(c.sampling):
         kwargs = {k: c.sampling[k] for k in _SAMPLING_KEYS if c.sampling.get(k) is not None}
     # One output per request when it finishes (LLMEngine.add_request's default would return the

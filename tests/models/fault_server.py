@@ -8,7 +8,8 @@ contains `<|im_start|>answer`, the same shape as the tiny model's "ends" variant
 
 `faults` is consumed one entry per arriving request, then every request succeeds:
 
-    "ok", "429" (with Retry-After: 0), "500", "503", "400", "hang" (never answers until the client
+    "ok", "429" (with Retry-After: 0), "500", "503", "400", "400_logit_bias" (vLLM's refusal of a
+    logit_bias under speculative decoding), "hang" (never answers until the client
     gives up), "malformed" (HTTP 200, broken JSON), "drop" (closes the connection without a
     response), "echo_auth_500" (a 500 whose body echoes the Authorization header, as a careless
     proxy might).
@@ -106,6 +107,9 @@ class FaultServer:
             return web.json_response({"error": "rate limited"}, status=429, headers={"Retry-After": "0"})
         if fault in ("500", "503", "400"):
             return web.json_response({"error": {"message": f"injected {fault}"}}, status=int(fault))
+        if fault == "400_logit_bias":  # what vLLM answers when speculative decoding is on
+            return web.json_response({"error": {"message": "The min_p and logit_bias sampling parameters are "
+                                                           "not yet supported with speculative decoding."}}, status=400)
         if fault == "echo_auth_500":
             return web.Response(status=500, text=f"upstream failed for {request.headers.get('Authorization')}")
         if fault == "hang":

@@ -118,7 +118,9 @@ def test_unknown_model_args_fail_with_the_valid_list(tiny_ends):
     ({**BF, "temprature": 0.6, "do_sample": True}, r"s1hf does not use gen_kwargs temprature \(did you mean temperature\?\)"),
     ({"max_gen_toks": 20, "until": [], "seed": 3}, r"gen_kwargs seed\. Seeds are a model arg \(--model_args seed=N\)"),
     ({**BF, "logit_bias": {"5": 1.0}}, r"does not use gen_kwargs logit_bias\. It takes until, max_gen_toks, the sampling keys temperature"),
-], ids=["typo", "seed", "backend-specific"])
+    ({**BF, "stop": ["x"]}, r"does not use gen_kwargs stop \(did you mean until\?\)"),
+    ({**BF, "num_beams": 10}, r"does not use gen_kwargs num_beams\."),
+], ids=["typo", "seed", "backend-specific", "other-api", "beam-search"])
 def test_a_gen_kwarg_nothing_uses_fails_before_generating(tiny_ends, gen_kwargs, message):
     from s1eval.budget.config import BudgetConfigError
 
@@ -129,6 +131,35 @@ def test_a_gen_kwarg_nothing_uses_fails_before_generating(tiny_ends, gen_kwargs,
     with pytest.raises(BudgetConfigError, match=message):
         lm.generate_until(reqs, disable_tqdm=True)
     assert not called
+
+
+PENALIZED = {**BF, "repetition_penalty": 2.0}
+
+
+def test_greedy_decoding_honours_a_repetition_penalty_and_refuses_penalties_transformers_lacks(tiny_ends):
+    from s1eval.budget.config import BudgetConfigError
+
+    lm = s1hf(tiny_ends)
+    plain, plain_stats = run_with_stats(lm, instances(lm, BF))
+    penalized, stats = run_with_stats(lm, instances(lm, PENALIZED))
+    # the penalty reshapes the argmax of two of the four requests (a moderate one: s1api's soft
+    # untexted-id mask still holds on the tiny_served model, tests/models/test_s1api.py)
+    assert sum(t != p for t, p in zip(penalized, plain)) == 2
+    assert all(r["ignores_used"] == 2 for r in stats)
+    assert run_with_stats(lm, instances(lm, {**BF, "presence_penalty": 0.0}))[0] == plain  # neutral: a no-op
+    for key in ("presence_penalty", "frequency_penalty_thinking"):
+        with pytest.raises(BudgetConfigError, match=rf"s1hf does not use gen_kwargs {key}"):
+            lm.generate_until(instances(lm, {**BF, key: 0.5}), disable_tqdm=True)
+
+
+def test_num_beams_1_is_accepted_as_the_no_op_it_is(tiny_ends):
+    lm = s1hf(tiny_ends)
+    seen = []
+    original = lm._engine.continue_batch
+    lm._engine.continue_batch = lambda conts: seen.extend(conts) or original(conts)
+    texts, _ = run_with_stats(lm, instances(lm, {**BF, "num_beams": 1}))
+    want, _ = run_with_stats(s1hf(tiny_ends), instances(lm, BF))
+    assert texts == want and seen and all("num_beams" not in c.sampling for c in seen)
 
 
 S1_PROMPT = ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"

@@ -6,6 +6,7 @@ import pytest
 
 pytest.importorskip("vllm")
 
+from s1eval.models.base import untexted_ids  # noqa: E402
 from s1eval.models.vllm_engine import RoundBarrierEngine, VLLMEngine, untexted_mask  # noqa: E402
 from tests.models.test_s1hf import BF, instances, run_with_stats, s1hf  # noqa: E402
 
@@ -42,6 +43,8 @@ CASES = {
     "ignores": BF,
     "forced": {**BF, "max_tokens_thinking": 12},
     "plain": {"max_gen_toks": 40, "until": [], "do_sample": False},
+    # greedy with a penalty that changes the argmax (tests/models/test_s1hf.py shows it does)
+    "penalized": {**BF, "repetition_penalty": 2.0},
 }
 
 
@@ -78,14 +81,15 @@ def test_round_barrier_mode_gives_identical_outputs(vllm_ends):
     assert [r["thinking_tokens"] for r in free_stats] == [r["thinking_tokens"] for r in barrier_stats]
 
 
-def test_the_untexted_mask_is_an_infinite_bias_on_exactly_the_ids_without_text(caplog):
-    assert untexted_mask(400, 400) is None and untexted_mask(400, 300) is None
-    mask = untexted_mask(151_665, 152_064)  # Qwen2.5: 399 ids, within vLLM's V2 runner's 1,024
+def test_the_untexted_mask_is_an_infinite_bias_on_exactly_the_ids_without_text():
+    assert untexted_mask(untexted_ids("s1vllm", 400, 400, 1024)) is None
+    assert untexted_mask(untexted_ids("s1vllm", 400, 300, 1024)) is None
+    mask = untexted_mask(untexted_ids("s1vllm", 151_665, 152_064, 1024))  # Qwen2.5-7B: 399 ids
     assert sorted(mask) == list(range(151_665, 152_064)) and set(mask.values()) == {float("-inf")}
-    assert "V2 model runner" not in caplog.text
-    with caplog.at_level("WARNING", logger="s1eval.models.vllm_engine"):
-        assert len(untexted_mask(1000, 3000)) == 2000
-    assert "2000 ids without text" in caplog.text and "allow_untexted_ids=true" in caplog.text
+    assert len(untexted_ids("s1vllm", 1000, 3000, None)) == 2000  # vLLM's V1 runner: no limit
+    with pytest.raises(ValueError, match=r"s1vllm: the model has 2000 ids without text .*at most 1024.*"
+                                         r"allow_untexted_ids=true.*VLLM_USE_V2_MODEL_RUNNER=0"):
+        untexted_ids("s1vllm", 1000, 3000, 1024)
 
 
 @pytest.mark.slow
