@@ -35,7 +35,7 @@ NEUTRAL_SAMPLING: dict[str, Any] = {
     "top_p": 1.0, "top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0,
     "presence_penalty": 0.0, "frequency_penalty": 0.0,
 }
-_PASSED_THROUGH = ("logit_bias",)  # not sampling, but forwarded when a task's gen_kwargs set it
+PASSED_THROUGH = ("logit_bias",)  # not sampling, but forwarded when a task's gen_kwargs set it
 _IGNORED = ("do_sample",)  # lm-eval's flag; the server reads temperature
 _RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 _MAX_BACKOFF_S = 60.0
@@ -92,7 +92,7 @@ def sampling_fields(sampling: Mapping[str, Any]) -> dict[str, Any]:
     else:
         out["temperature"] = float(sampling["temperature"])
         out.update({k: sampling[k] for k in NEUTRAL_SAMPLING if sampling.get(k) is not None})
-    out.update({k: sampling[k] for k in _PASSED_THROUGH if k in sampling})
+    out.update({k: sampling[k] for k in PASSED_THROUGH if k in sampling})
     dropped = sorted(set(sampling) - set(out) - set(_IGNORED))
     if dropped:
         _warn_once(_WARNED, f"dropped:{dropped}", "s1api does not send sampling keys %s to the server", dropped)

@@ -102,11 +102,11 @@ class BudgetForcingMixin:
             if key not in parsed:  # parse each distinct kwargs dict once
                 cfg, rest = parse_gen_kwargs(gen_kwargs)
                 rest = self._s1_engine_kwargs(normalize_gen_kwargs(rest, self.max_gen_toks))
+                if cfg is not None:
+                    self._s1_check_thinking_sampling(cfg.thinking_sampling)
                 until = handle_stop_sequences(rest.pop("until", None), eos=eos_text)
                 parsed[key] = (cfg, rest, until, rest.pop("max_gen_toks"))
             cfg, sampling, until, max_gen_toks = parsed[key]
-            if cfg is not None:
-                self._s1_check_thinking_sampling(cfg.thinking_sampling)
             if cfg is not None:
                 self._s1_check_prompt(context)
                 if cfg.control is not None:  # the paper's control baselines: an instruction in the question
@@ -143,7 +143,9 @@ class BudgetForcingMixin:
         )
 
     def _s1_check_thinking_sampling(self, overrides: Any) -> None:
-        unsupported = sorted(k for k, v in overrides.items() if k not in self.sampling_keys and _NO_OPS.get(k) != v)
+        """Fail on a `<key>_thinking` override of a sampling key this backend does not have."""
+        unsupported = sorted(k for k, v in overrides.items()
+                             if k not in self.sampling_keys and _NO_OPS.get(k, _MISSING) != v)
         if unsupported:
             raise BudgetConfigError(
                 f"{getattr(self, 'backend_name', 's1')} does not use gen_kwargs "
