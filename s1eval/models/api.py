@@ -120,7 +120,7 @@ def _model_config(path: str, trust_remote_code: bool) -> Any:
 
 def _config_max_length(config: Any, tokenizer: Any) -> int:
     """The context from the model config beside the tokenizer, else the tokenizer, else 32768."""
-    from lm_eval.models.utils_hf import resolve_max_length
+    from lm_eval.models.utils import resolve_max_length
 
     return resolve_max_length(config, tokenizer, default=_DEFAULT_MAX_LENGTH)
 

@@ -272,6 +272,11 @@ def test_a_server_refusing_the_logit_bias_fails_at_once_naming_the_fix(tiny_ends
     assert ["allow_untexted_ids=true" in e for e in errors] == [True, False]
 
 
+def test_without_max_length_the_context_comes_from_the_models_config(tiny_ends):
+    lm = s1api("http://127.0.0.1:9/v1", tiny_ends, max_length=None)
+    assert lm.max_length == 8192  # the tiny model's max_position_embeddings
+
+
 def test_a_model_without_untexted_ids_gets_no_mask(tiny_ends, tmp_path):
     exact = _tokenizer_with_config(tiny_ends, tmp_path, 400)  # as many rows as tokenizer entries
     with FaultServer(_tok(tiny_ends)) as server:
