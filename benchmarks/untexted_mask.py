@@ -85,9 +85,10 @@ class InProcess:
         self.llm = LLM(self.model, dtype="float32", seed=0, **bo.vllm_engine_args(32))
 
     def stop(self) -> None:
-        core = getattr(self.llm.llm_engine, "engine_core", None) if self.llm else None
-        if core is not None and hasattr(core, "shutdown"):
-            core.shutdown()
+        from s1eval.models.vllm_engine import shutdown
+
+        if self.llm is not None:
+            shutdown(self.llm)
         self.llm = None
 
     def run(self, variant: str, conts: Sequence[Any]) -> list[tuple[int, ...]]:

@@ -55,12 +55,15 @@ class S1API(TokenizerLM, TemplateLM):
         check_model_args("s1api", kwargs, MODEL_ARGS)
         _require(base_url=base_url, model=model, tokenizer=tokenizer)
         super().__init__()
+        from lm_eval.models.utils import resolve_max_length
         from transformers import AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer, trust_remote_code=_flag(trust_remote_code))
         self.s1_seed, self.think_end_token = int(seed), think_end_token
         config = _model_config(tokenizer, _flag(trust_remote_code))
-        self._max_length = int(max_length) if max_length else _config_max_length(config, self.tokenizer)
+        # the context from the model config beside the tokenizer, else the tokenizer, else 32768
+        self._max_length = int(max_length) if max_length else resolve_max_length(config, self.tokenizer,
+                                                                                 default=_DEFAULT_MAX_LENGTH)
         self._max_gen_toks = int(max_gen_toks)
         self._codec = Codec(self.tokenizer, eos_ids(self.tokenizer, _generation_eos(tokenizer)))
         if api_key:
@@ -116,13 +119,6 @@ def _model_config(path: str, trust_remote_code: bool) -> Any:
         return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     except Exception:  # no config.json, or a model type this transformers does not know
         return None
-
-
-def _config_max_length(config: Any, tokenizer: Any) -> int:
-    """The context from the model config beside the tokenizer, else the tokenizer, else 32768."""
-    from lm_eval.models.utils import resolve_max_length
-
-    return resolve_max_length(config, tokenizer, default=_DEFAULT_MAX_LENGTH)
 
 
 def _model_rows(config: Any, path: str) -> int:

@@ -35,6 +35,10 @@ _HINTS = {"stop": "until", "stop_sequences": "until"}
 _MISSING = object()
 
 
+def _is_no_op(key: str, value: Any) -> bool:
+    return _NO_OPS.get(key, _MISSING) == value
+
+
 def _canonical(value: Any) -> Any:
     """A hashable, order-free form of gen_kwargs (dict keys may mix ints and strings: logit_bias)."""
     if isinstance(value, dict):
@@ -56,6 +60,7 @@ def check_model_args(name: str, kwargs: dict[str, Any], allowed: tuple[str, ...]
 class BudgetForcingMixin:
     """`generate_until` with budget forcing; the backend supplies the engine."""
 
+    backend_name = "s1"
     s1_seed: int = 1234
     think_end_token: str | int | None = None
     # the sampling gen_kwargs this backend honours (also as `<key>_thinking` overrides), and the
@@ -127,7 +132,7 @@ class BudgetForcingMixin:
     def _s1_engine_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """`kwargs` without no-op keys; fails on a key no part of the run would use: a typo
         (`temprature=0.6`) must not silently give greedy decoding."""
-        kwargs = {k: v for k, v in kwargs.items() if _NO_OPS.get(k, _MISSING) != v}
+        kwargs = {k: v for k, v in kwargs.items() if not _is_no_op(k, v)}
         known = ("until", "max_gen_toks", *self.sampling_keys, *self.extra_gen_kwargs)
         unknown = sorted(set(kwargs) - set(known))
         if not unknown:
@@ -137,18 +142,17 @@ class BudgetForcingMixin:
         named = "; ".join(f"{u} (did you mean {h[0]}?)" if h else u for u, h in hints.items())
         seed = " Seeds are a model arg (--model_args seed=N), derived per request." if "seed" in unknown else ""
         raise BudgetConfigError(
-            f"{getattr(self, 'backend_name', 's1')} does not use gen_kwargs {named}.{seed} "
+            f"{self.backend_name} does not use gen_kwargs {named}.{seed} "
             f"It takes until, max_gen_toks, the sampling keys {', '.join(self.sampling_keys + self.extra_gen_kwargs)} "
             f"and the budget-forcing keys {', '.join(ALL_KEYS)}."
         )
 
     def _s1_check_thinking_sampling(self, overrides: Any) -> None:
         """Fail on a `<key>_thinking` override of a sampling key this backend does not have."""
-        unsupported = sorted(k for k, v in overrides.items()
-                             if k not in self.sampling_keys and _NO_OPS.get(k, _MISSING) != v)
+        unsupported = sorted(k for k, v in overrides.items() if k not in self.sampling_keys and not _is_no_op(k, v))
         if unsupported:
             raise BudgetConfigError(
-                f"{getattr(self, 'backend_name', 's1')} does not use gen_kwargs "
+                f"{self.backend_name} does not use gen_kwargs "
                 f"{', '.join(k + '_thinking' for k in unsupported)}: it has no {', '.join(unsupported)}. Its sampling "
                 f"keys (also as <key>_thinking): {', '.join(self.sampling_keys)}."
             )
@@ -225,8 +229,6 @@ class TokenizerLM(BudgetForcingMixin):
     Subclasses set `tokenizer`, `_max_length`, `_max_gen_toks`, `_engine`, `_codec` and `_record`.
     Log-likelihoods are not offered: every s1 task is generative.
     """
-
-    backend_name = "s1"
 
     def _s1_engine(self) -> Engine:
         return self._engine

@@ -22,13 +22,18 @@ from typing import Any, Hashable, Sequence
 
 import torch
 
-from s1eval.budget.engine import BatchedEngine, Continuation, Step, find_stop_string, is_greedy, stop_string_cut
+from s1eval.budget.config import SAMPLING_PARAMS
+from s1eval.budget.engine import (
+    PENALTIES, BatchedEngine, Continuation, Step, find_stop_string, is_greedy, stop_string_cut,
+)
+from s1eval.models.base import untexted_ids
 
 log = logging.getLogger(__name__)
 
-_SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p")
 # The sampling keys S1HFLM takes: transformers has no presence or frequency penalty.
-HF_SAMPLING_PARAMS = ("temperature", "top_p", "top_k", "min_p", "do_sample", "repetition_penalty")
+HF_SAMPLING_PARAMS = tuple(k for k in SAMPLING_PARAMS if k not in ("presence_penalty", "frequency_penalty"))
+# Those set on the GenerationConfig only when sampling (do_sample follows is_greedy; penalties always apply)
+_SAMPLING_KEYS = tuple(k for k in HF_SAMPLING_PARAMS if k not in ("do_sample", *PENALTIES))
 
 
 class HFEngine(BatchedEngine):
@@ -38,7 +43,7 @@ class HFEngine(BatchedEngine):
         # Ids the model can emit but the tokenizer cannot decode (Qwen2.5: 151665-152063) make
         # text, ids and counts drift; they are masked unless explicitly allowed.
         rows = model.get_output_embeddings().weight.shape[0]
-        self.suppressed = [] if allow_untexted_ids else list(range(len(tokenizer), rows))
+        self.suppressed = [] if allow_untexted_ids else list(untexted_ids("s1hf", len(tokenizer), rows, None))
         self.model, self.tokenizer, self.device = model, tokenizer, device
         self.reuse_cache = reuse_cache and batch_size == 1
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

@@ -100,6 +100,6 @@ class S1VLLM(TokenizerLM, TemplateLM):
 
     def close(self) -> None:
         """Stop vLLM's engine processes now rather than at interpreter exit."""
-        core = getattr(self.llm.llm_engine, "engine_core", None)
-        if core is not None and hasattr(core, "shutdown"):
-            core.shutdown()
+        from s1eval.models.vllm_engine import shutdown
+
+        shutdown(self.llm)

@@ -97,6 +97,13 @@ def output_step(c: Continuation, output: Any) -> Step:
     return to_step(c, completion.token_ids, completion.finish_reason, completion.stop_reason, cached)
 
 
+def shutdown(llm: Any) -> None:
+    """Stop a vLLM `LLM`'s engine processes now rather than at interpreter exit."""
+    core = getattr(llm.llm_engine, "engine_core", None)
+    if core is not None and hasattr(core, "shutdown"):
+        core.shutdown()
+
+
 def supports_sessions(llm: Any) -> bool:
     """Whether this vLLM keeps a request resident between input chunks (streaming-input requests)."""
     processor = getattr(llm.llm_engine, "input_processor", None)
