@@ -6,7 +6,10 @@ the `--metadata` of the command line (and the model arguments), so every loader 
 only its own keys:
 
 - ``<bench>_data``: a local ``.jsonl``/``.json``/``.csv``/``.parquet`` file or a hub dataset id, replacing the
-  shipped copy (``aime24_data``, ``aime25_data``, ``math500_data``);
+  shipped copy (``aime24_data``, ``aime25_data``, ``math500_data``). ``.jsonl`` and ``.csv`` are read with the
+  standard library, so nothing is copied into the Hugging Face cache (``datasets.load_dataset("csv")`` would write
+  an Arrow copy of the whole file there on every run: for GPQA, questions and explanations in plain text); CSV
+  cells stay strings. ``.json`` and ``.parquet`` go through `datasets`;
 - ``<bench>_config`` / ``<bench>_split``: hub config and split (defaults: none / ``train``).
 
 Rows are normalised to ``problem`` and ``answer`` columns (case-insensitive ``Problem``/``question`` and
@@ -15,6 +18,7 @@ Rows are normalised to ``problem`` and ``answer`` columns (case-insensitive ``Pr
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import re
@@ -33,6 +37,23 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a JSONL file (blank lines skipped)."""
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def read_csv(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a CSV file with a header line, cells as strings (multi-line quoted cells kept whole)."""
+    # utf-8-sig: a spreadsheet's byte-order mark would otherwise become part of the first column's name.
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        try:
+            rows = list(reader)
+        except csv.Error as err:
+            raise ValueError(f"{str(path)!r} line {reader.line_num}: {err}; is it a comma-separated file "
+                             "with one header line?") from err
+    for row in rows:
+        if None in row:  # DictReader files surplus cells under the key None
+            raise ValueError(f"{str(path)!r}: a row has more cells than the header's {len(reader.fieldnames or [])} "
+                             f"columns ({row[None]!r} left over); quote cells that contain commas")
+    return rows
 
 
 def shipped_rows(bench: str) -> list[dict[str, Any]]:
@@ -56,9 +77,11 @@ def load_source(source: str, config: str | None = None, split: str = "train") ->
             raise FileNotFoundError(f"data file {str(path)!r} does not exist; give an existing file or a hub id")
         if path.suffix == ".jsonl":
             return read_jsonl(path)
+        if path.suffix == ".csv":
+            return read_csv(path)
         import datasets
 
-        kind = {".json": "json", ".csv": "csv", ".parquet": "parquet"}[path.suffix]
+        kind = {".json": "json", ".parquet": "parquet"}[path.suffix]
         return list(datasets.load_dataset(kind, data_files=str(path), split="train"))
     import datasets
 
