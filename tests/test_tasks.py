@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from s1eval.grading.segment import DEFAULT_ANSWER_DELIMITERS
+
 REPO = Path(__file__).resolve().parents[1]
 TASKS = REPO / "tasks"
 GPQA_CSV = REPO / "tests" / "grading" / "data" / "gpqa_synthetic.csv"
@@ -102,6 +104,9 @@ def test_real_lm_eval_run_from_a_copied_task_folder(tmp_path):
             # The dummy model answers "lol": no final answer, so wrong and logged as unextracted.
             assert row["exact_match"] == 0
             assert row["grading"]["method"] == "unextracted" and row["grading"]["extracted"] is None
+    # With the autoload hook off, the GPQA loader installs the redacting samples writer itself.
+    assert all(row["doc"]["question"].startswith("sha256:") for row in samples["samples_s1_gpqa_diamond"])
+    assert "chemical symbol" not in "".join(p.read_text() for p in out.rglob("*.json*"))
     results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
     assert results["s1_aime24"]["exact_match,none"] == 0
     assert results["s1_aime24"]["grading,none"] == 0  # share of extracted answers
@@ -159,7 +164,7 @@ def test_answer_delimiters_from_yaml_and_metadata(tmp_path):
     _variant(tmp_path, "s1_aime24_finaltag", TASKS / "s1_aime24" / "s1_aime24.yaml",
              'metadata:\n  version: 1.0\n  answer_delimiters: ["<final>"]\n')
     built = _build(["s1_aime24", "s1_aime24_finaltag"], extra_dir=tmp_path)
-    assert built["s1_aime24"].config.metadata["answer_delimiters"] == ["<|im_start|>answer", "</think>"]
+    assert built["s1_aime24"].config.metadata["answer_delimiters"] == list(DEFAULT_ANSWER_DELIMITERS)
     assert built["s1_aime24"].process_results(doc, [response])["grading"]["extracted"] == "1"
     assert built["s1_aime24_finaltag"].process_results(doc, [response])["grading"]["extracted"] == "204"
     # --metadata overrides the YAML, for every task of the run (GPQA too).

@@ -140,11 +140,3 @@ def _fallbacks(gold: str, answer: str) -> bool:
 def warm_up() -> None:
     """Import and exercise Math-Verify once (called by each worker before it reports ready)."""
     math_equal("1", "1")
-
-
-def check_pair(gold: str, answer: str) -> tuple[bool, str]:
-    """Worker entry point: (equal, "") or (False, error text) for a gold that does not parse."""
-    try:
-        return math_equal(gold, answer), ""
-    except GoldParseError as err:
-        return False, f"gold_error: {err}"

@@ -1,24 +1,26 @@
 """Find the final answer a response states, without guessing.
 
-Three steps, each pure string work (no sympy, so it is safe in the main process and fast on 1 MB inputs):
+`extract` (per response) = `segment.answer_segment` (the text after the last answer delimiter, bounded in size) ->
+`extract_final_answer` on it, first rule that fires wins:
+- ``boxed``: the last brace-matched ``\\boxed{...}`` / ``\\fbox{...}``; boxes that sit next to it, separated only by
+  commas, "and", "or", spacing or math delimiters (``\\boxed{1}, \\boxed{2}``), are joined with ", " (one answer
+  given in several boxes). An unclosed last box means the response was cut off inside its answer: nothing is
+  extracted (``unclosed_box``).
+- ``answer_line``: the first non-empty line after the last ``Final Answer:`` / ``Answer:`` tag, a line that is only
+  a ``**Final Answer**`` / ``# Answer`` header, or a GSM8K-style ``#### 42`` line (never the rest of the text). A
+  line that is itself a sentence ("The final answer is $5$. I hope it is correct.") is reduced to its value.
+- ``statement``: a closing statement in the final sentences (`s1eval.grading.statement`: sign-offs skipped, the
+  value after "is"/"=" rather than the last formula), read only when the response ends cleanly
+  (`segment.ends_cleanly`); a hedged or questioning last statement is ``undecided`` and nothing is extracted.
+- ``bare``: a response that is only an answer (one short line that is mostly math, like ``$\\frac12$``).
+Anything else is unextracted (answer None, rule ``none``): a response cut off mid-reasoning is wrong, and no number
+is fished out of it. A response cut off inside its thinking block (``<think>`` with no ``</think>`` after it), or
+one whose answer section was cut off before stating an answer, is graded by what its thinking concluded only if the
+thinking ends with a committed answer (``**Final Answer** \\boxed{5}``, "I think the answer is 5."; rules
+``boxed_in_thinking``, ...); otherwise it is unextracted (rule ``cut_in_thinking`` or ``none``).
 
-1. `answer_segment`: the text after the last answer delimiter (`<|im_start|>answer` for s1 models,
-   `</think>` for R1-style models; configurable); the whole response when there is none.
-2. `extract_final_answer` on that segment, first rule that fires wins:
-   - ``boxed``: the last brace-matched ``\\boxed{...}`` / ``\\fbox{...}``; boxes that sit next to it,
-     separated only by commas, "and", "or", spacing or math delimiters (``\\boxed{1}, \\boxed{2}``), are joined
-     with ", " (one answer given in several boxes). An unclosed last box means the response was cut off inside
-     its answer: nothing is extracted.
-   - ``answer_line``: the first non-empty line after the last ``Final Answer:`` / ``Answer:`` (never the
-     rest of the text). A line that is itself a sentence ("The final answer is $5$. I hope it is correct.")
-     is reduced by the closing-statement rule below.
-   - ``statement``: a closing statement in the last paragraph, e.g. "so the answer is 9", "the final
-     answer is $x=5$", "Therefore $x \\geq 5$ is the solution", "Thus, m+n = 127." It must sit near the end
-     of the paragraph (at most one short sentence after it), so a number stated in the middle of reasoning
-     that then goes on is never picked up.
-   - ``bare``: a response that is only an answer (one short line that is mostly math, like ``$\\frac12$``).
-   Anything else is unextracted (returned as None): a response cut off mid-reasoning is wrong, and no number
-   is fished out of it.
+`Extraction.finished` says whether the response got to an answer and stopped there: it ends cleanly, or its last
+text is the committed answer (``Final Answer: 42``, ``\\boxed{42}``), and it was not cut off inside thinking.
 """
 
 from __future__ import annotations
@@ -26,54 +28,89 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-DEFAULT_ANSWER_DELIMITERS: tuple[str, ...] = ("<|im_start|>answer", "</think>")
+from s1eval.grading.segment import (
+    DEFAULT_ANSWER_DELIMITERS,
+    MAX_SEGMENT_CHARS,
+    answer_segment,
+    cut_inside_thinking,
+    ends_cleanly,
+    last_thinking_open,
+    strip_closing_markers,
+)
+from s1eval.grading.mathspans import mask_math, split_sentences, unmask
+from s1eval.grading.statement import extract_statement, value_in
+
+__all__ = ["DEFAULT_ANSWER_DELIMITERS", "Extraction", "answer_segment", "extract", "extract_boxed",
+           "extract_final_answer", "match_brace"]
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOX_SEP_RE = re.compile(r"^(?:\\quad|\\qquad|\\,|\\;|\\ |\\\)|\\\(|\\\[|\\\]|\\text\{\s*(?:and|or)\s*\}|and|or|[\s,;$.])*$")
 # "\boxed{a} for part (a) and \boxed{b}": a joining word with a few words around it still joins the boxes.
 _BOX_SEP_AND_RE = re.compile(r"^[^{}]{0,40}$")
-_END_OF_TURN_RE = re.compile(r"<\|im_end\|>|<\|im_start\|>|<\|endoftext\|>|<\|eot_id\|>|<\|end_of_text\|>")
 _ANSWER_TAG_RE = re.compile(r"(?:\*\*|__)?\b(?:final\s+answer|answer)\b\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?", re.I)
-_STATEMENT_RES = (
-    # "... the (final) answer is X", "answer should be X", "answer: X" inside prose.
-    re.compile(r"\banswers?\s*(?:is|are|should\s+be|would\s+be|will\s+be|=|:)\s*(?::\s*)?(?P<ans>.+)$", re.I | re.S),
-    # "X is the answer / is our answer / is the solution".
-    re.compile(r"^(?P<ans>.+?)\s+(?:is|are)\s+(?:the|our)\s+(?:final\s+)?(?:answer|solution|result)s?\b", re.I | re.S),
+# A line that is only a header: "**Final Answer**", "### Final Answer", "# Answer" (PRM800K), "Final Answer".
+_ANSWER_HEADER_RE = re.compile(
+    r"^[ \t]*(?:#{1,4}[ \t]*)?(?:\*\*|__)?[ \t]*(?:the[ \t]+)?(?:final[ \t]+answer|answer)[ \t]*(?:\*\*|__)?[ \t]*[:：]?"
+    r"[ \t]*(?:\*\*|__)?[ \t]*$",
+    re.I | re.M,
 )
-_CONCLUSION_RE = re.compile(
-    r"^\s*(?:therefore|thus|hence|so|finally|in\s+conclusion|in\s+summary|consequently|"
-    r"we\s+(?:find|get|have|obtain|conclude)|this\s+gives|the\s+(?:result|value|number|total|sum)\b)",
-    re.I,
-)
-# Display math may span lines; inline math ($...$, \(...\)) may not (as in Math-Verify).
-_MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$|\\\(([^\n]+?)\\\)|\\\[(.+?)\\\]", re.S)
-_SENTENCE_END_RE = re.compile(r"(?:(?<=[.!?])\s+(?=[A-Z\\$(])|(?<=\$\$)\s+(?=[A-Z]))")
-_TRAILING_NUMBER_RE = re.compile(r"(-?\d[\d,]*(?:\.\d+)?\s*(?:%|\\%)?)\s*[.!]?\s*$")
-_MAX_TAIL_AFTER_STATEMENT = 160
+# GSM8K's convention: the answer on a line of its own after "####".
+_HASH_ANSWER_RE = re.compile(r"^[ \t]*####[ \t]*(?=[-$\\\d(])", re.M)
 _MAX_BARE_LEN = 160
+# What may follow a committed answer at the very end of a response (punctuation, closing markup).
+_DECORATION = " \t\r\n.,;:!*_$\\])}\"'`"
 
 
 @dataclass(frozen=True)
 class Extraction:
-    """The answer a response states, and which rule found it (None when nothing was stated)."""
+    """The answer a response states, which rule found it, and whether the response finished."""
 
     answer: str | None
-    rule: str  # boxed | answer_line | statement | bare | none | unclosed_box
+    # boxed | answer_line | statement | bare (an answer); none | unclosed_box | cut_in_thinking | undecided |
+    # retracted | continues (no answer; see `statement.Statement` for the last three)
+    rule: str
+    finished: bool = False
+    end: int = -1  # where the text the answer came from ends in the segment (-1: unknown or none)
 
 
-def answer_segment(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_DELIMITERS) -> str:
-    """Return the text after the last occurrence of any delimiter, or the whole response if none occurs."""
-    best_end = -1
-    for delim in delimiters:
-        if not delim:
-            continue
-        pos = response.rfind(delim)
-        if pos >= 0:
-            best_end = max(best_end, pos + len(delim))
-    segment = response if best_end < 0 else response[best_end:]
-    # Text after an end-of-turn marker (a hallucinated next turn) is not part of the answer.
-    end = _END_OF_TURN_RE.search(segment)
-    return segment if end is None else segment[: end.start()]
+def extract(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_DELIMITERS) -> Extraction:
+    """The final answer of a whole response, with its `finished` flag (see the module docstring)."""
+    if cut_inside_thinking(response, delimiters):
+        found = _thinking_conclusion(response[last_thinking_open(response) :])
+        return found if found.answer is not None else Extraction(None, "cut_in_thinking")
+    segment = answer_segment(response, delimiters)
+    clean = ends_cleanly(segment)
+    found = extract_final_answer(segment, clean)
+    finished = bool(segment.strip()) and (clean or _at_end(segment, found))
+    if found.answer is None and not finished and _answer_started(segment):
+        # The answer section was cut off before it stated an answer: a thinking block that concluded with a
+        # committed answer stands for it (the response is still not `finished`).
+        delimiter = max((response.rfind(d) for d in delimiters if d), default=-1)
+        if delimiter > 0:
+            thinking = _thinking_conclusion(response[max(0, last_thinking_open(response)) : delimiter])
+            if thinking.answer is not None:
+                return thinking
+    return Extraction(found.answer, found.rule, finished, found.end)
+
+
+def _at_end(text: str, found: Extraction) -> bool:
+    """Whether the committed answer is the last thing in `text` (only punctuation or closing markup after it)."""
+    return found.answer is not None and found.end >= 0 and not text[found.end :].strip(_DECORATION)
+
+
+def _answer_started(segment: str) -> bool:
+    """Whether the answer section holds more than an answer tag (budget forcing's bare "Final Answer:")."""
+    return bool(_ANSWER_TAG_RE.sub("", segment[:200], count=1).strip())
+
+
+def _thinking_conclusion(thinking: str) -> Extraction:
+    """The committed answer a thinking block ends with (boxed, answer line or closing statement), else none."""
+    text = strip_closing_markers(thinking)[-MAX_SEGMENT_CHARS:]
+    clean = ends_cleanly(text)
+    found = extract_final_answer(text, clean)
+    if found.answer is None or not (clean or _at_end(text, found)):
+        return Extraction(None, "none")
+    return Extraction(found.answer, found.rule + "_in_thinking", False, -1)
 
 
 def match_brace(text: str, open_pos: int) -> int:
@@ -112,22 +149,30 @@ def _boxes(text: str) -> tuple[list[tuple[int, int, str]], bool]:
     return found, unclosed_last
 
 
-def extract_boxed(text: str) -> tuple[str | None, bool]:
-    """The last box's content (joined with adjacent boxes), and whether an unclosed box ended the text."""
+def _boxed_group(text: str) -> tuple[str | None, bool, int]:
+    """(joined content of the last box group, whether an unclosed box ended the text, end of the last box)."""
     boxes, unclosed = _boxes(text)
     if unclosed or not boxes:
-        return None, unclosed
+        return None, unclosed, -1
     group = [boxes[-1]]
     for box in reversed(boxes[:-1]):
         between = text[box[1] : group[0][0]]
+        if len(between) > 40:
+            break
         plain = re.sub(r"\\text\s*\{([^{}]*)\}", r"\1", between)
         joined = _BOX_SEP_RE.match(between) or (
             re.search(r"\b(?:and|or)\b", plain) and _BOX_SEP_AND_RE.match(plain) and "boxed" not in plain
         )
-        if len(between) > 40 or not joined:
+        if not joined:
             break
         group.insert(0, box)
-    return ", ".join(b[2] for b in group), False
+    return ", ".join(b[2] for b in group), False, boxes[-1][1]
+
+
+def extract_boxed(text: str) -> tuple[str | None, bool]:
+    """The last box's content (joined with adjacent boxes), and whether an unclosed box ended the text."""
+    content, unclosed, _ = _boxed_group(text)
+    return content, unclosed
 
 
 def _clean(ans: str) -> str | None:
@@ -136,7 +181,7 @@ def _clean(ans: str) -> str | None:
     for _ in range(3):
         before = ans
         ans = ans.strip().strip("*_").strip()
-        ans = re.sub(r"[.,;:!]+$", "", ans).strip()
+        ans = ans.rstrip(".,;:! \t").strip()
         for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
             if ans.startswith(left) and ans.endswith(right) and len(ans) >= len(left) + len(right):
                 inner = ans[len(left) : len(ans) - len(right)]
@@ -145,71 +190,6 @@ def _clean(ans: str) -> str | None:
         if ans == before:
             break
     return ans or None
-
-
-def _last_paragraph(text: str) -> str:
-    parts = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    return parts[-1] if parts else ""
-
-
-def _sentences(paragraph: str) -> list[str]:
-    # Lines are kept (inline math may not cross them); display math may break a sentence over lines.
-    return [s.strip() for s in _SENTENCE_END_RE.split(paragraph.strip()) if s.strip()]
-
-
-def _statement_in_sentence(sentence: str) -> str | None:
-    """The answer a single sentence states, if it is a closing statement."""
-    for rx in _STATEMENT_RES:
-        found = None
-        for found in rx.finditer(sentence):
-            pass
-        if found and found.group("ans").strip():
-            ans = found.group("ans")
-            if rx is _STATEMENT_RES[1]:
-                spans = _MATH_SPAN_RE.findall(ans)
-                if spans:
-                    return next(s for s in spans[-1] if s)
-                ans = re.split(r"\b(?:is|are|=)\b", ans)[-1] if "=" not in ans else ans.rsplit("=", 1)[-1]
-            return _clean(ans.split(". ")[0]) if ans else None
-    if _CONCLUSION_RE.match(sentence):
-        spans = _MATH_SPAN_RE.findall(sentence)
-        if spans:
-            return _clean(next(s for s in spans[-1] if s))
-        tail = re.split(r"\s(?:is|are|equals|=)\s", sentence)
-        if len(tail) > 1:
-            return _clean(tail[-1])
-        number = _TRAILING_NUMBER_RE.search(sentence)
-        if number:
-            return _clean(number.group(1))
-    return None
-
-
-def _final_math_statement(sentence: str) -> str | None:
-    """A last sentence that ends by stating a value: "The identity matrix is $M$.", "Here it is: $x$"."""
-    spans = list(_MATH_SPAN_RE.finditer(sentence))
-    if not spans or sentence[spans[-1].end() :].strip(" .!") != "":
-        return None
-    if not re.search(r"\b(?:is|are|equals|gives|get|be|answer)\b|[:=]\s*$", sentence[: spans[-1].start()], re.I):
-        return None
-    return _clean(next((g for g in spans[-1].groups() if g and g.strip()), ""))
-
-
-def extract_statement(text: str) -> str | None:
-    """A closing statement in the last paragraph, when it ends the paragraph (at most a short tail after)."""
-    sentences = _sentences(_last_paragraph(text))
-    if sentences:
-        final = _final_math_statement(sentences[-1])
-        if final:
-            return final
-    tail = 0
-    for sentence in reversed(sentences):
-        found = _statement_in_sentence(sentence)
-        if found:
-            return found
-        tail += len(sentence)
-        if tail > _MAX_TAIL_AFTER_STATEMENT:
-            return None
-    return None
 
 
 _DISPLAY_OPEN = {"\\[": "\\]", "$$": "$$"}
@@ -227,29 +207,48 @@ def _display_block(rest: str) -> str | None:
     return None
 
 
-def extract_answer_line(text: str) -> str | None:
-    """The first non-empty line after the last `Final Answer:` / `Answer:` tag, reduced if it is prose."""
-    tags = list(_ANSWER_TAG_RE.finditer(text))
-    if not tags:
-        return None
-    rest = text[tags[-1].end() :]
+def _last_answer_tag(text: str) -> int:
+    """Where the text after the last answer tag, header line or `####` marker starts (-1: none)."""
+    ends = [m.end() for m in _ANSWER_TAG_RE.finditer(text)]
+    ends += [m.end() for m in _ANSWER_HEADER_RE.finditer(text)]
+    ends += [m.end() for m in _HASH_ANSWER_RE.finditer(text)]
+    return max(ends, default=-1)
+
+
+def _reduce_line(line: str) -> str | None:
+    """An answer line that is a sentence ("The final answer is $5$. I hope it is correct.") reduced to its value."""
+    if not re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{2,}", line):
+        return _clean(line)
+    masked, spans = mask_math(line)
+    first = split_sentences(masked)
+    value = value_in(first[0], spans) if first else None
+    if value:
+        return _clean(value)
+    return _clean(unmask(first[0], spans)) if first else None
+
+
+def extract_answer_line(text: str) -> tuple[str | None, int]:
+    """(answer, end offset) from the first non-empty line after the last answer tag; (None, -1) when none."""
+    start = _last_answer_tag(text)
+    if start < 0:
+        return None, -1
+    rest = text[start:]
     display = _display_block(rest)
     if display:
-        return display
+        return display, start + rest.find(display) + len(display)
+    offset = start
     for line in rest.split("\n"):
-        line = line.strip()
-        if not line:
-            continue
-        statement = _statement_in_sentence(line) if re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{2,}", line) else None
-        return statement or _clean(_sentences(line)[0] if _sentences(line) else line)
-    return None
+        if line.strip():
+            return _reduce_line(line.strip()), offset + len(line)
+        offset += len(line) + 1
+    return None, -1
 
 
 def _answer_tag_after_last_box(text: str) -> bool:
-    """Whether a `Final Answer:`/`Answer:` tag follows the last box (then the tagged line is the answer)."""
-    tags = list(_ANSWER_TAG_RE.finditer(text))
-    boxes = list(_BOX_RE.finditer(text))
-    return bool(tags) and (not boxes or tags[-1].start() > boxes[-1].start())
+    """Whether an answer tag follows the last box (then the tagged line is the answer)."""
+    tag = _last_answer_tag(text)
+    last_box = max((m.start() for m in _BOX_RE.finditer(text)), default=-1)
+    return tag >= 0 and tag > last_box
 
 
 def _looks_bare(text: str) -> bool:
@@ -263,23 +262,31 @@ def _looks_bare(text: str) -> bool:
     return len(words) <= 2
 
 
-def extract_final_answer(segment: str) -> Extraction:
-    """Apply the rules of the module docstring to an answer segment."""
-    boxed, unclosed = extract_boxed(segment)
-    line = extract_answer_line(segment)
+def extract_final_answer(segment: str, ends_clean: bool | None = None) -> Extraction:
+    """Apply the rules of the module docstring to an answer segment.
+
+    `ends_clean` (default: computed) gates the closing-statement rule: a response cut off mid-sentence states
+    nothing in prose."""
+    boxed, unclosed, box_end = _boxed_group(segment)
+    line, line_end = extract_answer_line(segment)
     if line and _answer_tag_after_last_box(segment):
-        return Extraction(line, "answer_line")
+        return Extraction(line, "answer_line", end=line_end)
     if boxed is not None:
-        return Extraction(boxed, "boxed")
+        return Extraction(boxed, "boxed", end=box_end)
     if unclosed:
         return Extraction(None, "unclosed_box")
     if line:
-        return Extraction(line, "answer_line")
-    statement = extract_statement(segment)
-    if statement:
-        return Extraction(statement, "statement")
+        return Extraction(line, "answer_line", end=line_end)
+    if ends_clean is None:
+        ends_clean = ends_cleanly(segment)
+    if ends_clean:
+        stated = extract_statement(segment)
+        if stated.answer:
+            return Extraction(_clean(stated.answer), "statement", end=len(segment))
+        if stated.reason != "none":
+            return Extraction(None, stated.reason)
     if _looks_bare(segment):
         cleaned = _clean(segment)
         if cleaned:
-            return Extraction(cleaned, "bare")
+            return Extraction(cleaned, "bare", end=len(segment))
     return Extraction(None, "none")

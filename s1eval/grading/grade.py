@@ -1,14 +1,19 @@
-"""Grade responses against gold answers: extraction here, sympy in the bounded worker pool.
+"""Grade responses against gold answers: extraction here (linear time), every decision in the bounded pool.
 
-One code path for the lm-eval tasks, `s1eval grade` and the benchmarks. Per response:
-answer segment -> final answer (`extract`) -> decision, recorded as `method`:
+One code path for the lm-eval tasks, `s1eval grade` and the benchmarks. Per response: `extract.extract` (answer
+segment -> final answer, and whether the response finished) in this process, then `verdict.decide` (normalisation,
+the exact fast path, Math-Verify) in a worker under the per-item time limit. The verdict is recorded as `method`:
 - ``unextracted``: no final answer stated (wrong);
 - ``exact``: decided without sympy (integer comparison for AIME, identical normalised strings otherwise);
-- ``symbolic``: decided by Math-Verify in a worker;
+- ``symbolic``: decided by Math-Verify;
+- ``fallback``: the response ended cleanly but no rule of ours read its answer, so Math-Verify's own extraction
+  over its final paragraphs found it (``verdict.fallback``); never used for a response cut off mid-sentence or
+  inside thinking, nor for one that ends undecided or takes its result back;
 - ``timeout``: the worker overran its time limit (wrong; the worker is replaced);
 - ``judge``: an optional LLM judge (`s1eval.grading.judge`, off unless one is passed) decided a ``symbolic``
   wrong verdict on an extracted answer (never an unextracted, timed-out or integer-vs-integer one); when its
   reply is not a plain Yes/No the verdict stays ``symbolic`` (wrong) and the ``judge`` record says why.
+`finished` (did the response reach an answer and stop there, or was it cut off) is recorded with every verdict.
 A gold that does not parse raises `GoldParseError` (a data bug, never a wrong answer).
 """
 
@@ -20,14 +25,15 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from s1eval.grading.equivalence import GoldParseError
-from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS, answer_segment, extract_final_answer
+from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS, Extraction, answer_segment, extract
 from s1eval.grading.judge import Judge
-from s1eval.grading.normalize import as_integer, normalize_exact
 from s1eval.grading.pool import WorkerPool, default_pool
 
 log = logging.getLogger(__name__)
 
 KINDS = ("math", "aime")
+# Rules after which Math-Verify's own extraction may still look at a cleanly ended response.
+_FALLBACK_RULES = frozenset({"none"})
 
 
 @dataclass(frozen=True)
@@ -36,11 +42,13 @@ class Grade:
 
     extracted: str | None
     correct: bool
-    method: str  # exact | symbolic | judge | timeout | unextracted
+    method: str  # exact | symbolic | fallback | judge | timeout | unextracted
     rule: str = ""  # which extraction rule fired (boxed, answer_line, statement, bare, ...)
     detail: str = ""
     # Set when the LLM judge was consulted: {model, prompt_version, verdict ("yes" | "no" | None)[, error]}.
     judge: dict[str, Any] | None = field(default=None, hash=False)
+    # Whether the response reached an answer and stopped there (False: cut off inside thinking or mid-sentence).
+    finished: bool = True
 
     def as_log(self) -> dict[str, object]:
         """A JSON-serialisable dict for lm-eval sample logs and `s1eval grade` output rows (``judge`` only if set)."""
@@ -50,21 +58,19 @@ class Grade:
         return out
 
 
-def _decide_without_sympy(extracted: str, gold: str, kind: str) -> Grade | None:
-    """Integer comparison for AIME, identical normalised strings for all; None when sympy must decide."""
-    gold_int = as_integer(gold) if kind == "aime" else None
-    if gold_int is not None:
-        answer_int = as_integer(extracted)
-        if answer_int is not None:
-            return Grade(extracted, answer_int == gold_int, "exact")
-    if normalize_exact(extracted) == normalize_exact(gold) and normalize_exact(gold):
-        return Grade(extracted, True, "exact")
-    return None
-
-
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown answer kind {kind!r}; allowed: {', '.join(KINDS)}")
+
+
+def _job(found: Extraction, response: str, gold: str, kind: str,
+         delimiters: tuple[str, ...]) -> tuple[str, tuple[Any, ...]] | None:
+    """The worker call that decides one response, or None when it is unextracted."""
+    if found.answer is not None:
+        return "decide", (gold, found.answer, kind)
+    if found.finished and found.rule in _FALLBACK_RULES:
+        return "fallback", (gold, answer_segment(response, delimiters))
+    return None
 
 
 def grade_math_batch(
@@ -74,31 +80,26 @@ def grade_math_batch(
     pool: WorkerPool | None = None,
     judge: Judge | None = None,
 ) -> list[Grade]:
-    """Grade (response, gold) pairs; sympy comparisons run in parallel in the pool, each bounded in time.
+    """Grade (response, gold) pairs; decisions run in parallel in the pool, each bounded in time.
 
     With a `judge`, the symbolic wrong verdicts on extracted answers are put to it (see `apply_judge`)."""
     _check_kind(kind)
+    found = [extract(response or "", delimiters) for response, _ in items]
     grades: list[Grade | None] = [None] * len(items)
-    todo: list[int] = []
-    rules: list[str] = [""] * len(items)
-    extracted: list[str | None] = [None] * len(items)
-    for i, (response, gold) in enumerate(items):
-        found = extract_final_answer(answer_segment(response or "", delimiters))
-        rules[i], extracted[i] = found.rule, found.answer
-        if found.answer is None:
-            grades[i] = Grade(None, False, "unextracted", found.rule)
-            continue
-        quick = _decide_without_sympy(found.answer, str(gold), kind)
-        if quick is not None and quick.correct:
-            grades[i] = Grade(quick.extracted, True, "exact", found.rule)
-        elif quick is not None and kind == "aime":
-            grades[i] = Grade(quick.extracted, False, "exact", found.rule)
+    jobs: dict[str, list[int]] = {"decide": [], "fallback": []}
+    args: dict[int, tuple[Any, ...]] = {}
+    for i, ((response, gold), ex) in enumerate(zip(items, found)):
+        job = _job(ex, response or "", str(gold), kind, delimiters)
+        if job is None:
+            grades[i] = Grade(None, False, "unextracted", ex.rule, finished=ex.finished)
         else:
-            todo.append(i)
-    if todo:
-        outcomes = (pool or default_pool()).map("check_pair", [(str(items[i][1]), extracted[i]) for i in todo])
-        for i, out in zip(todo, outcomes):
-            grades[i] = _from_outcome(out, extracted[i], rules[i], str(items[i][1]))
+            jobs[job[0]].append(i)
+            args[i] = job[1]
+    for fn_name, todo in jobs.items():
+        if todo:
+            outcomes = (pool or default_pool()).map(fn_name, [args[i] for i in todo])
+            for i, out in zip(todo, outcomes):
+                grades[i] = _from_outcome(fn_name, out, found[i], str(items[i][1]))
     done = [g for g in grades if g is not None]
     return apply_judge(done, [str(gold) for _, gold in items], judge) if judge is not None else done
 
@@ -132,18 +133,23 @@ def apply_judge(grades: Sequence[Grade], golds: Sequence[str], judge: Judge) -> 
     return out
 
 
-def _from_outcome(out: object, extracted: str | None, rule: str, gold: str) -> Grade:
-    status, value, detail = out.status, out.value, out.detail  # type: ignore[attr-defined]
-    if status == "timeout":
-        log.warning("grading timed out for extracted answer %.80r (gold %.80r)", extracted, gold)
-        return Grade(extracted, False, "timeout", rule, detail)
-    if status == "error":
-        log.warning("grading error for extracted answer %.80r: %s", extracted, detail)
-        return Grade(extracted, False, "symbolic", rule, detail)
-    equal, err = value
+def _from_outcome(fn_name: str, out: Any, found: Extraction, gold: str) -> Grade:
+    extracted, rule, finished = found.answer, found.rule, found.finished
+    if out.status == "timeout":
+        log.warning("grading timed out for answer %.80r (gold %.80r)", extracted, gold)
+        return Grade(extracted, False, "timeout", rule, out.detail, finished=finished)
+    if out.status == "error":
+        log.warning("grading error for answer %.80r: %s", extracted, out.detail)
+        return Grade(extracted, False, "symbolic", rule, out.detail, finished=finished)
+    if fn_name == "fallback":
+        extracted, correct, err = out.value
+        method = "fallback" if extracted is not None else "unextracted"
+        rule = "fallback" if extracted is not None else rule
+    else:
+        correct, method, err = out.value
     if err.startswith("gold_error"):
         raise GoldParseError(err)
-    return Grade(extracted, bool(equal), "symbolic", rule)
+    return Grade(extracted, bool(correct), method, rule, finished=finished)
 
 
 def grade_math(

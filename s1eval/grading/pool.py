@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0
 _STARTUP_TIMEOUT_S = 120.0
-_PRELOAD = "s1eval.grading.equivalence"
+_PRELOAD = "s1eval.grading.verdict"
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class _Worker:
 
 
 class WorkerPool:
-    """Run `fn(*args)` from `s1eval.grading.equivalence` in worker processes, each job bounded by `timeout_s`."""
+    """Run `fn(*args)` from `s1eval.grading.verdict` in worker processes, each job bounded by `timeout_s`."""
 
     def __init__(self, workers: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         if timeout_s <= 0:

@@ -61,15 +61,15 @@ def test_off_by_default(pool):
 
 
 def test_consulted_only_for_symbolic_mismatches(fake_chat, tmp_path, pool, caplog):
-    fake_chat.replies = {("2", "two"): "Yes", ("8", "7"): "Maybe"}
+    fake_chat.replies = {("2", "II"): "Yes", ("8", "7"): "Maybe"}
     judge = make_judge(fake_chat, tmp_path)
     items = [
         ("\\boxed{5}", "5"),                        # exact, right
         ("I think about it and then", "5"),         # unextracted
         ("\\boxed{\\frac{2}{6}}", "\\frac{1}{3}"),  # symbolic, right
         ("\\boxed{0.33}", "\\frac{1}{3}"),          # symbolic, wrong -> judge says No
-        ("\\boxed{two}", "2"),                      # symbolic, wrong -> judge says Yes
-        ("The answer is \\boxed{two}.", "2"),       # the same pair again: asked once
+        ("\\boxed{II}", "2"),                      # symbolic, wrong -> judge says Yes
+        ("The answer is \\boxed{II}.", "2"),       # the same pair again: asked once
         ("\\boxed{7}", "8"),                        # symbolic, wrong -> unusable reply
     ]
     with caplog.at_level(logging.WARNING):
@@ -77,7 +77,7 @@ def test_consulted_only_for_symbolic_mismatches(fake_chat, tmp_path, pool, caplo
     assert [(g.correct, g.method) for g in grades] == [
         (True, "exact"), (False, "unextracted"), (True, "symbolic"), (False, "judge"), (True, "judge"),
         (True, "judge"), (False, "symbolic")]
-    assert sorted(asked(fake_chat)) == sorted([("\\frac{1}{3}", "0.33"), ("2", "two"), ("8", "7")])
+    assert sorted(asked(fake_chat)) == sorted([("\\frac{1}{3}", "0.33"), ("2", "II"), ("8", "7")])
     assert [g.judge for g in grades[:3]] == [None, None, None]
     assert grades[3].judge == {"model": "judge-mini", "prompt_version": PROMPT_VERSION, "verdict": "no"}
     assert grades[4].as_log()["judge"] == {"model": "judge-mini", "prompt_version": PROMPT_VERSION, "verdict": "yes"}
@@ -101,8 +101,8 @@ def test_never_for_timeouts_or_integer_mismatches(fake_chat, tmp_path, pool):
 
 
 def test_cache_hit_on_rerun(fake_chat, tmp_path, pool):
-    fake_chat.replies = {("2", "two"): "Yes"}
-    items = [("\\boxed{two}", "2"), ("\\boxed{0.33}", "\\frac{1}{3}")]
+    fake_chat.replies = {("2", "II"): "Yes"}
+    items = [("\\boxed{II}", "2"), ("\\boxed{0.33}", "\\frac{1}{3}")]
     first = grade_math_batch(items, pool=pool, judge=make_judge(fake_chat, tmp_path))
     assert fake_chat.count == 2
     rerun_judge = make_judge(fake_chat, tmp_path)  # a new process would build a new Judge: same disk cache
@@ -120,7 +120,7 @@ def test_retries_on_429_and_500(fake_chat, tmp_path):
     fake_chat.script = [(429, {"error": "slow down"}, {"Retry-After": "0"}), (500, {"error": "oops"}, {})]
     fake_chat.default_reply = "Yes"
     judge = make_judge(fake_chat, tmp_path)
-    assert judge.judge("2", "two").equivalent is True
+    assert judge.judge("2", "II").equivalent is True
     assert fake_chat.count == 3 and judge.requests == 3
 
 
@@ -128,7 +128,7 @@ def test_exhausted_retries_name_the_endpoint_never_the_key(fake_chat, tmp_path, 
     fake_chat.script = [(503, "echo-auth", {})] * 3
     judge = make_judge(fake_chat, tmp_path, max_retries=2)
     with caplog.at_level(logging.DEBUG), pytest.raises(JudgeError) as err:
-        judge.judge("2", "two")
+        judge.judge("2", "II")
     message = str(err.value)
     assert fake_chat.count == 3
     assert f"{fake_chat.base_url}/chat/completions" in message and "after 3 attempt(s)" in message
@@ -139,7 +139,7 @@ def test_exhausted_retries_name_the_endpoint_never_the_key(fake_chat, tmp_path, 
 def test_client_error_is_not_retried(fake_chat, tmp_path, caplog):
     fake_chat.script = [(401, "echo-auth", {})]
     with caplog.at_level(logging.DEBUG), pytest.raises(JudgeError, match=r"refused the request: HTTP 401") as err:
-        make_judge(fake_chat, tmp_path).judge("2", "two")
+        make_judge(fake_chat, tmp_path).judge("2", "II")
     assert fake_chat.count == 1
     assert "127.0.0.1" in str(err.value) and KEY not in str(err.value) and KEY not in caplog.text
 
@@ -148,14 +148,14 @@ def test_timeouts_are_retried_then_reported(fake_chat, tmp_path):
     fake_chat.delay_s = 1.0
     judge = make_judge(fake_chat, tmp_path, timeout_s=0.2, max_retries=1)
     with pytest.raises(JudgeError, match="after 2 attempt"):
-        judge.judge("2", "two")
+        judge.judge("2", "II")
     assert fake_chat.count == 2
 
 
 def test_configuration_errors(monkeypatch, fake_chat, tmp_path):
     monkeypatch.delenv("S1EVAL_TEST_JUDGE_KEY")
     with pytest.raises(JudgeError, match="S1EVAL_TEST_JUDGE_KEY is not set"):
-        make_judge(fake_chat, tmp_path).judge("2", "two")
+        make_judge(fake_chat, tmp_path).judge("2", "II")
     assert fake_chat.count == 0
     with pytest.raises(ValueError, match="unknown judge option"):
         JudgeConfig.from_mapping({"base_url": "http://x/v1", "model": "m", "temperature": 0.5})
@@ -163,7 +163,7 @@ def test_configuration_errors(monkeypatch, fake_chat, tmp_path):
         JudgeConfig.from_mapping({"base_url": "http://x/v1"})
     # No key configured: no Authorization header at all (a local server).
     fake_chat.default_reply = "No"
-    make_judge(fake_chat, tmp_path, api_key_env=None).judge("2", "two")
+    make_judge(fake_chat, tmp_path, api_key_env=None).judge("2", "II")
     assert "Authorization" not in fake_chat.requests[0]["headers"]
     assert _shown_url("http://user:pw@host:8000/v1/chat/completions?key=abc") == "http://host:8000/v1/chat/completions"
 
@@ -171,7 +171,7 @@ def test_configuration_errors(monkeypatch, fake_chat, tmp_path):
 # ------------------------------------------------------------------------------------------ s1eval grade
 def _rows_file(tmp_path):
     path = tmp_path / "rows.jsonl"
-    rows = [{"response": "\\boxed{two}", "gold": "2"}, {"response": "\\boxed{2}", "gold": "2"},
+    rows = [{"response": "\\boxed{II}", "gold": "2"}, {"response": "\\boxed{2}", "gold": "2"},
             {"response": "unfinished", "gold": "2"}, {"response": "\\boxed{0.33}", "gold": "\\frac{1}{3}"}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(path)
@@ -183,7 +183,7 @@ def _judge_args(fake_chat, tmp_path):
 
 
 def test_cli_judge_and_cache(fake_chat, tmp_path, capsys):
-    fake_chat.replies = {("2", "two"): "Yes"}
+    fake_chat.replies = {("2", "II"): "Yes"}
     src, out = _rows_file(tmp_path), tmp_path / "out.jsonl"
     assert main(["--task", "math500", src, "--output", str(out)] + _judge_args(fake_chat, tmp_path)) == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]

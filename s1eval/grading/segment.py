@@ -1,0 +1,141 @@
+"""Where a response's answer is, and whether the response finished: pure string work in linear time.
+
+- `answer_segment`: the text after the last answer delimiter (`<|im_start|>answer` for s1 models, `</think>` for
+  R1-style models, `<|begin_of_solution|>` for Sky-T1/Bespoke-style models; configurable), cut at the first
+  end-of-turn or end-of-solution marker after it (a hallucinated next turn is not the answer); the whole response
+  when no delimiter occurs. Responses longer than `MAX_SEGMENT_CHARS` are read from their last `MAX_SEGMENT_CHARS`
+  characters only (cut from the front, never parsed whole), so every later step works on bounded text.
+- `cut_inside_thinking`: the response opened a thinking block and never reached an answer delimiter.
+- `ends_cleanly`: the text ends at the end of a sentence (``.``, ``!``, ``?``, closing math or box, a code fence),
+  not mid-word or mid-formula, and its last sentence does not announce more reasoning ("Let me check.").
+
+Every function here is a constant number of `str.find`/`rfind` scans or a regex applied to a bounded slice, so a
+1 MB response costs a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+
+DEFAULT_ANSWER_DELIMITERS: tuple[str, ...] = ("<|im_start|>answer", "</think>", "<|begin_of_solution|>")
+# Markers that open a thinking block in the formats we know; a response with one and no answer delimiter after
+# it was cut off while thinking (never graded as if its thinking were the answer).
+THINKING_OPENERS: tuple[str, ...] = ("<|im_start|>think", "<think>", "<|begin_of_thought|>")
+# The model ended its turn or its solution: text after these is not part of the answer.
+END_MARKERS: tuple[str, ...] = (
+    "<|im_end|>", "<|im_start|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<|end_of_solution|>",
+    "<｜end▁of▁sentence｜>", "<end_of_turn>", "</s>",
+)
+# Documented bound: the answer is read from the last 64,000 characters of the answer segment (about 16K tokens,
+# far beyond any final answer section; a 1 MB response is not parsed whole).
+MAX_SEGMENT_CHARS = 64_000
+# How much of the end of a text decides whether it ends cleanly.
+_TAIL_CHARS = 400
+
+_END_MARKER_RE = re.compile("|".join(re.escape(m) for m in END_MARKERS))
+# A last sentence that announces more work means the response stopped before its conclusion.
+_CONTINUATION_RE = re.compile(
+    r"^(?:(?:let\s+me|let's|let\s+us)(?!\s+(?:know|hope)\b)|wait|hmm+|but\b|alternatively|first\b|maybe|perhaps|"
+    r"i\s+(?:need|should|will|must|have\s+to)|we\s+(?:need|should|will|must|have\s+to)|suppose|consider|"
+    r"to\s+(?:find|solve|compute|do)|so\s+let)",
+    re.I,
+)
+_CLEAN_END_RE = re.compile(r"(?:[.!?。]|\$|\\\]|\\\)|```|\\end\{[A-Za-z*]+\})$")
+SHORT_TEXT_CHARS = 600
+_WORD_END_RE = re.compile(r"[\w%€£°²³]$")
+_LIST_MARKER_RE = re.compile(r"^(?:\d{1,3}[.)]|[-*•])$")
+_TRAILING_DECORATION = " \t\r\n*_\"'”’)"
+
+
+def answer_segment(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_DELIMITERS) -> str:
+    """The text after the last delimiter (or the whole response), cut at an end marker, at most MAX_SEGMENT_CHARS."""
+    best_end = -1
+    for delim in delimiters:
+        if delim:
+            pos = response.rfind(delim)
+            if pos >= 0:
+                best_end = max(best_end, pos + len(delim))
+    segment = response if best_end < 0 else response[best_end:]
+    end = _END_MARKER_RE.search(segment)
+    if end is not None:
+        segment = segment[: end.start()]
+    if len(segment) > MAX_SEGMENT_CHARS:
+        segment = segment[-MAX_SEGMENT_CHARS:]
+    return segment
+
+
+# Markers that close a thinking block, and a special token cut off part-way ("<|end_of_th").
+_CLOSING_MARKERS_RE = re.compile(r"(?:\s*(?:<\|end_of_thought\|>|</think>|<\|im_start\|>))+\s*$")
+_PARTIAL_TOKEN_RE = re.compile(r"<[|｜/]?[\w▁|｜]{0,30}$")
+
+
+def last_thinking_open(response: str) -> int:
+    """Where the last thinking opener starts (-1: none)."""
+    return max(response.rfind(opener) for opener in THINKING_OPENERS)
+
+
+def strip_closing_markers(text: str) -> str:
+    """`text` without trailing thinking-closing markers or a special token cut off part-way."""
+    tail_start = max(0, len(text) - 200)
+    tail = _PARTIAL_TOKEN_RE.sub("", text[tail_start:].rstrip())
+    tail = _CLOSING_MARKERS_RE.sub("", tail)
+    return text[:tail_start] + tail
+
+
+def cut_inside_thinking(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_DELIMITERS) -> bool:
+    """Whether the response opened a thinking block after its last answer delimiter (or had none at all)."""
+    last_open = last_thinking_open(response)
+    if last_open < 0:
+        return False
+    last_delim = max((response.rfind(d) for d in delimiters if d), default=-1)
+    return last_delim < last_open
+
+
+def continues_reasoning(sentence: str) -> bool:
+    """Whether a sentence announces more reasoning ("Let me check.", "Wait, ...", "Alternatively, ...")."""
+    return bool(_CONTINUATION_RE.match(sentence))
+
+
+def _last_sentence(text: str) -> str:
+    """The last sentence of a (short) tail: after the last sentence end or line break before the final character."""
+    body = text[:-1]
+    cut = max(body.rfind(". "), body.rfind("! "), body.rfind("? "), body.rfind("\n"))
+    return text[cut + 1 :].strip()
+
+
+def ends_cleanly(text: str) -> bool:
+    """Whether `text` stops at the end of a sentence or formula, with a last sentence that does not announce more.
+
+    A short text (under SHORT_TEXT_CHARS) may also end with a word or number ("so the number is 10"): a length
+    limit cuts off long responses, not a two-line answer."""
+    tail = text[-_TAIL_CHARS:].rstrip(_TRAILING_DECORATION)
+    if not tail:
+        return False
+    short = len(text.strip()) < SHORT_TEXT_CHARS
+    if not (_CLEAN_END_RE.search(tail) or (short and _WORD_END_RE.search(tail))):
+        return False
+    if tail.endswith(":") or tail.endswith("=") or _unclosed_math(text, tail):
+        return False
+    last_line = tail[tail.rfind("\n") + 1 :].strip()
+    if _LIST_MARKER_RE.match(last_line):
+        return False  # "1." opening a list item that never came
+    return not continues_reasoning(_last_sentence(tail).lstrip("*_#> -"))
+
+
+def _unclosed_math(text: str, tail: str) -> bool:
+    """Whether the tail ends inside math: an opened `\\(`/`\\[` after the last closer, or an odd `$` count on its
+    last line (a response cut off mid-formula may still end with a period: "3.31(1.")."""
+    if tail.rfind("\\(") > tail.rfind("\\)") or tail.rfind("\\[") > tail.rfind("\\]"):
+        return True
+    dollars = text[text.rfind("\n") + 1 :].replace("\\$", "")
+    if dollars.count("$") % 2 == 0:
+        return False
+    # One "$" before a number is a currency sign ("I think $1250 is the right answer."), not an open formula.
+    return not (dollars.count("$") == 1 and re.search(r"(?<![\w$])\$\d", dollars))
+
+
+def is_finished(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_DELIMITERS) -> bool:
+    """Whether the response reached an answer and stopped cleanly (not cut off inside thinking or mid-sentence)."""
+    if not response.strip() or cut_inside_thinking(response, delimiters):
+        return False
+    return ends_cleanly(answer_segment(response, delimiters))
