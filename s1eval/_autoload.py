@@ -10,9 +10,11 @@ torch). The finder watches three modules and, right after each finishes importin
   it every built-in model) only while the registry is empty: registering first would hide them all.
 * `lm_eval.tasks.manager`: every `TaskManager` also indexes `task_dir()`, after lm-eval's own tasks
   and before the caller's `include_path`, so a user's local task still overrides ours.
-* `lm_eval.loggers.evaluation_tracker`: after `save_results_samples` writes lm-eval's samples file,
-  `s1eval.sidecar.on_samples_saved` writes the budget-forcing statistics beside it. A failure there
-  is logged as a warning and never breaks lm-eval's run.
+* `lm_eval.loggers.evaluation_tracker`: before `save_results_samples` writes lm-eval's samples file,
+  `s1eval.redact.redact_samples` hashes the texts a task's docs ask to hide (GPQA's questions; if
+  that fails, the task's samples are not written at all and an error says why); after it,
+  `s1eval.sidecar.on_samples_saved` writes the budget-forcing statistics beside it. A sidecar
+  failure is logged as a warning and never breaks lm-eval's run.
 
 Everything is idempotent (a .pth may be read twice, this module may be reloaded): the finder is
 installed once, wrapped functions carry a marker, and aliases already present are left alone.
@@ -202,8 +204,20 @@ def _notify_sidecar(tracker, task_name) -> None:
         _log().warning("s1eval: sidecar for task %r not written: %r", task_name, exc, exc_info=True)
 
 
+def _redacted(task_name, samples):
+    """The samples with the texts their docs ask to hide hashed, or None when that failed."""
+    try:
+        from s1eval.redact import redact_samples
+
+        return redact_samples(samples, task_name)
+    except Exception as exc:  # writing the text a doc asked to hide would be worse than writing nothing
+        _log().error("s1eval: samples of task %r not written: hashing their docs failed: %r", task_name, exc,
+                     exc_info=True)
+        return None
+
+
 def patch_tracker(cls) -> bool:
-    """Make `cls.save_results_samples` (lm-eval's EvaluationTracker) write our sidecar afterwards."""
+    """Make `cls.save_results_samples` (lm-eval's EvaluationTracker) redact first and write our sidecar after."""
     original = cls.save_results_samples
     if getattr(original, _MARK, False):
         return False
@@ -211,6 +225,9 @@ def patch_tracker(cls) -> bool:
 
     @functools.wraps(original)
     def save_results_samples(self, task_name, samples, *args, **kwargs):
+        samples = _redacted(task_name, samples)
+        if samples is None:
+            return None
         result = original(self, task_name, samples, *args, **kwargs)
         _notify_sidecar(self, task_name)
         return result

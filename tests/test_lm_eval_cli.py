@@ -118,3 +118,70 @@ def test_real_lm_eval_command_with_s1vllm(tiny_ends, tmp_path):
     engine = ",max_model_len=2048,gpu_memory_utilization=0.15,enforce_eager=true"
     run([str(BIN / "lm_eval"), *lm_eval_args(tiny_ends, tmp_path, model="s1vllm", model_args=engine)])
     check_run(tmp_path, tiny_ends, backend="s1vllm")
+
+
+# ------------------------------------------------------------------------------------ GPQA samples are hashed
+GPQA_CSV = Path(__file__).parent / "grading" / "data" / "gpqa_synthetic.csv"
+
+
+def _gpqa_texts() -> list[str]:
+    """Every question and answer text of the synthetic GPQA file."""
+    import csv
+
+    with open(GPQA_CSV, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    columns = ("Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
+    return [row[c] for row in rows for c in columns]
+
+
+def _files_holding(folder: Path, texts: list[str]) -> dict[str, list[str]]:
+    """{file: texts it holds} for every file under `folder` holding any of `texts`."""
+    found = {}
+    for path in folder.rglob("*") if folder.exists() else []:
+        if path.is_file():
+            data = path.read_bytes().decode("utf-8", "replace")
+            hits = [t for t in texts if t in data or json.dumps(t, ensure_ascii=False)[1:-1] in data]
+            if hits:
+                found[str(path.relative_to(folder))] = hits
+    return found
+
+
+def _gpqa_run(tmp_path: Path, model_path: str, name: str, **metadata) -> tuple[Path, Path, list[dict]]:
+    out, hf = tmp_path / name, tmp_path / f"{name}_hf"  # its own Hugging Face cache, to look inside afterwards
+    args = ["--model", "s1hf", "--model_args", f"pretrained={model_path}", "--tasks", "s1_gpqa_diamond",
+            "--limit", "2", "--apply_chat_template", "--gen_kwargs", GEN, "--log_samples", "--output_path", str(out),
+            "--metadata", json.dumps({"gpqa_data": str(GPQA_CSV), **metadata})]
+    run([str(BIN / "lm_eval"), *args], HF_HOME=str(hf / "home"), HF_DATASETS_CACHE=str(hf / "datasets"))
+    [samples] = out.rglob("samples_s1_gpqa_diamond_*.jsonl")
+    return out, hf, [json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.slow
+def test_gpqa_samples_hold_hashes_unless_opted_in(tiny_ends, tmp_path):
+    from s1eval.grading.cli import main as grade_main
+
+    texts = _gpqa_texts()
+    out, hf, rows = _gpqa_run(tmp_path, tiny_ends, "hashed")
+    assert len(rows) == 2
+    for row in rows:
+        assert row["doc"]["question"].startswith("sha256:") and len(row["doc"]["choices"]) == 4
+        assert row["arguments"]["gen_args_0"]["arg_0"].startswith("sha256:")
+        assert row["target"] in "ABCD" and row["resps"][0][0].startswith("<|im_start|>think")
+    assert list(out.rglob("s1stats_s1_gpqa_diamond_*.jsonl"))  # the statistics sidecar is still written
+    assert _files_holding(out, texts) == {}  # samples, results, sidecar: no question or choice anywhere
+    assert _files_holding(hf, texts) == {}  # and no copy of the CSV in the Hugging Face cache
+
+    # The hashed file is still re-gradable from the gold letters, with the run's verdicts.
+    [samples] = out.rglob("samples_s1_gpqa_diamond_*.jsonl")
+    graded = tmp_path / "graded.jsonl"
+    assert grade_main(["--task", "gpqa_diamond", str(samples), "--output", str(graded)]) == 0
+    regraded = [json.loads(line) for line in graded.read_text(encoding="utf-8").splitlines()]
+    assert [(g["doc_id"], g["extracted"], g["correct"]) for g in regraded] == \
+        [(r["doc_id"], r["grading"]["extracted"], bool(r["exact_match"])) for r in rows]
+
+    out, _, rows = _gpqa_run(tmp_path, tiny_ends, "plain", log_plaintext=True)
+    questions = texts[::5]
+    assert [r["doc"]["question"] for r in rows] == [questions[r["doc_id"]] for r in rows]
+    assert all(questions[r["doc_id"]] in r["arguments"]["gen_args_0"]["arg_0"] for r in rows)
+    # Only the samples file holds the text (the check above can fail: here it finds it).
+    assert {Path(name).name.split("_20")[0] for name in _files_holding(out, texts)} == {"samples_s1_gpqa_diamond"}

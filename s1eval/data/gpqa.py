@@ -10,7 +10,12 @@ stores them. Sources, through lm-eval's ``--metadata``:
 Choice order: the correct and three incorrect answers are permuted per question by a generator seeded with
 sha256(seed, question) (``gpqa_seed``, default 0). The s1 fork shuffled with one global random stream, which
 depends on iteration order and cannot be reproduced; a per-question permutation is stable under subsetting
-(``--limit``) and reordering. Docs keep the choice texts, so a fork's outputs can be re-graded by text.
+(``--limit``) and reordering. Docs keep the choice texts, so responses that restate a choice are graded by text.
+
+Logged samples: each doc lists its question, choices and prompt in ``log_redact`` (`s1eval.redact`), so lm-eval's
+``--log_samples`` file holds their hashes, not the text, unless the task metadata sets ``log_plaintext: true``
+(``--metadata '{"log_plaintext": true}'``). When the autoload hook is off (``S1EVAL_NO_AUTOLOAD=1``) the loader
+installs the redacting samples writer itself, so turning the hook off never turns the redaction off.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ import random
 from typing import Any
 
 from s1eval.data import load_source
+from s1eval.redact import REDACT_FIELD, ensure_samples_redacted
 
 HUB_ID = "Idavidrein/gpqa"
 HUB_CONFIG = "gpqa_diamond"
 COLUMNS = ("Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 LETTERS = "ABCD"
+# The doc fields that hold GPQA's text; the logged samples show their hashes unless log_plaintext is true.
+PRIVATE_FIELDS = ("question", "choices", "prompt")
 
 ACCESS_HELP = (
     "GPQA Diamond could not be loaded from the hub dataset 'Idavidrein/gpqa' (config 'gpqa_diamond'). It is gated: "
@@ -79,10 +87,24 @@ def gpqa_rows(**kwargs: Any) -> list[dict[str, Any]]:
         raise RuntimeError(ACCESS_HELP + f"{type(err).__name__}: {err}") from err
 
 
+def log_plaintext(kwargs: dict[str, Any]) -> bool:
+    """The ``log_plaintext`` metadata flag (default false); anything but a boolean is refused."""
+    value = kwargs.get("log_plaintext", False)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        value = value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise ValueError(f"log_plaintext must be true or false, got {value!r}; e.g. --metadata "
+                         "'{\"log_plaintext\": true}' to log GPQA's questions and choices in plain text")
+    return value
+
+
 def gpqa_diamond(**kwargs: Any) -> Any:
     """`custom_dataset` hook: a DatasetDict with a `test` split of shuffled-choice docs."""
     import datasets
 
     seed = int(kwargs.get("gpqa_seed", 0))
-    docs = [build_doc(r, seed) for r in gpqa_rows(**kwargs)]
+    hidden = [] if log_plaintext(kwargs) else list(PRIVATE_FIELDS)
+    if hidden:
+        ensure_samples_redacted()
+    docs = [{**build_doc(r, seed), REDACT_FIELD: hidden} for r in gpqa_rows(**kwargs)]
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})

@@ -94,6 +94,15 @@ def test_local_csv_with_official_columns_and_subset_stability():
     assert [d["choices"] for d in full] != [d["choices"] for d in reseeded]
 
 
+def test_docs_ask_for_hashed_samples_unless_log_plaintext():
+    hidden = gpqa_diamond(gpqa_data=str(CSV))["test"]
+    assert all(doc["log_redact"] == ["question", "choices", "prompt"] for doc in hidden)
+    for flag in (True, "true"):
+        assert all(doc["log_redact"] == [] for doc in gpqa_diamond(gpqa_data=str(CSV), log_plaintext=flag)["test"])
+    with pytest.raises(ValueError, match="log_plaintext must be true or false, got 'yes'.*--metadata"):
+        gpqa_diamond(gpqa_data=str(CSV), log_plaintext="yes")
+
+
 def test_missing_access_explains_how_to_get_it(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(RuntimeError, match="huggingface-cli login"):
