@@ -47,16 +47,19 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOX_SEP_RE = re.compile(r"^(?:\\quad|\\qquad|\\,|\\;|\\ |\\\)|\\\(|\\\[|\\\]|\\text\{\s*(?:and|or)\s*\}|and|or|[\s,;$.])*$")
 # "\boxed{a} for part (a) and \boxed{b}": a joining word with a few words around it still joins the boxes.
 _BOX_SEP_AND_RE = re.compile(r"^[^{}]{0,40}$")
-_ANSWER_TAG_RE = re.compile(r"(?:\*\*|__)?\b(?:final\s+answer|answer)\b\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?", re.I)
+_ANSWER_TAG_RE = re.compile(
+    r"(?:\*\*|__)?\b(?:final\s+answer|answer)\b\s*(?:(?:\*\*|__)\s*)?[:：]\s*(?:\*\*|__)?", re.I
+)
 # A line that is only a header: "**Final Answer**", "### Final Answer", "# Answer" (PRM800K), "Final Answer".
 _ANSWER_HEADER_RE = re.compile(
-    r"^[ \t]*(?:#{1,4}[ \t]*)?(?:\*\*|__)?[ \t]*(?:the[ \t]+)?(?:final[ \t]+answer|answer)[ \t]*(?:\*\*|__)?[ \t]*[:：]?"
-    r"[ \t]*(?:\*\*|__)?[ \t]*$",
+    r"^[ \t]*(?:#{1,4}[ \t]*)?(?:(?:\*\*|__)[ \t]*)?(?:the[ \t]+)?(?:final[ \t]+answer|answer)[ \t]*"
+    r"(?:(?:\*\*|__)[ \t]*)?(?:[:：][ \t]*(?:(?:\*\*|__)[ \t]*)?)?$",
     re.I | re.M,
 )
 # GSM8K's convention: the answer on a line of its own after "####".
 _HASH_ANSWER_RE = re.compile(r"^[ \t]*####[ \t]*(?=[-$\\\d(])", re.M)
 _MAX_BARE_LEN = 160
+_MAX_LINE_CHARS = 1_500
 # What may follow a committed answer at the very end of a response (punctuation, closing markup).
 _DECORATION = " \t\r\n.,;:!*_$\\])}\"'`"
 
@@ -217,6 +220,7 @@ def _last_answer_tag(text: str) -> int:
 
 def _reduce_line(line: str) -> str | None:
     """An answer line that is a sentence ("The final answer is $5$. I hope it is correct.") reduced to its value."""
+    line = line[:_MAX_LINE_CHARS]  # the answer opens the line; a 1 MB line is not read whole
     if not re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{2,}", line):
         return _clean(line)
     masked, spans = mask_math(line)

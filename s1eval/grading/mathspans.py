@@ -17,6 +17,8 @@ from dataclasses import dataclass
 _OPENER_RE = re.compile(r"\$\$|\$|\\\(|\\\[")
 _CLOSER = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 _INLINE = frozenset({"$", "\\("})
+# Two plain words in a row (not a command, not inside \text{...}) do not occur in a formula.
+_PROSE_RE = re.compile(r"(?<![A-Za-z\\{])[A-Za-z]{2,}[ \t]+[A-Za-z]{2,}(?![A-Za-z]*\})")
 # Placeholders use characters that never occur in model output.
 _MARK = "\x00"
 _PLACEHOLDER_RE = re.compile(_MARK + r"(\d+)" + _MARK)
@@ -56,11 +58,17 @@ def math_spans(text: str) -> list[Span]:
             newline = text.find("\n", start)
             stop = n if newline < 0 else newline
         close = _find(text, closer, start, stop, absent)
-        if close <= start:  # unclosed or empty: the opener is plain text
-            pos = m.start() + 1
+        if close <= start or (opener == "$" and _is_prose(text, start, close)):
+            pos = m.start() + 1  # unclosed, empty, or two currency signs around prose: the opener is plain text
             continue
         spans.append(Span(m.start(), close + len(closer), text[start:close], opener))
         pos = close + len(closer)
+
+
+def _is_prose(text: str, start: int, close: int) -> bool:
+    """Whether a would-be `$...$` is prose between dollar signs ("$19.50 with a discount ... = $26"): its closer
+    starts an amount, or it holds two plain words in a row."""
+    return text[close + 1 : close + 2].isdigit() or bool(_PROSE_RE.search(text, start, close))
 
 
 def _find(text: str, closer: str, start: int, stop: int, absent: dict[str, tuple[int, int]]) -> int:

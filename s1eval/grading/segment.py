@@ -41,6 +41,7 @@ _CONTINUATION_RE = re.compile(
     re.I,
 )
 _CLEAN_END_RE = re.compile(r"(?:[.!?。]|\$|\\\]|\\\)|```|\\end\{[A-Za-z*]+\})$")
+_CURRENCY_RE = re.compile(r"(?<![\w$\\])\$(?=\d[\d,]*(?:\.\d+)?(?:[\s.,;!?)]|$))")
 SHORT_TEXT_CHARS = 600
 _WORD_END_RE = re.compile(r"[\w%€£°²³]$")
 _LIST_MARKER_RE = re.compile(r"^(?:\d{1,3}[.)]|[-*•])$")
@@ -65,7 +66,7 @@ def answer_segment(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_D
 
 
 # Markers that close a thinking block, and a special token cut off part-way ("<|end_of_th").
-_CLOSING_MARKERS_RE = re.compile(r"(?:\s*(?:<\|end_of_thought\|>|</think>|<\|im_start\|>))+\s*$")
+_CLOSING_MARKERS = ("<|end_of_thought|>", "</think>", "<|im_start|>")
 _PARTIAL_TOKEN_RE = re.compile(r"<[|｜/]?[\w▁|｜]{0,30}$")
 
 
@@ -77,8 +78,13 @@ def last_thinking_open(response: str) -> int:
 def strip_closing_markers(text: str) -> str:
     """`text` without trailing thinking-closing markers or a special token cut off part-way."""
     tail_start = max(0, len(text) - 200)
-    tail = _PARTIAL_TOKEN_RE.sub("", text[tail_start:].rstrip())
-    tail = _CLOSING_MARKERS_RE.sub("", tail)
+    tail = _PARTIAL_TOKEN_RE.sub("", text[tail_start:].rstrip()).rstrip()
+    stripped = True
+    while stripped:
+        stripped = False
+        for marker in _CLOSING_MARKERS:
+            if tail.endswith(marker):
+                tail, stripped = tail[: -len(marker)].rstrip(), True
     return text[:tail_start] + tail
 
 
@@ -130,8 +136,8 @@ def _unclosed_math(text: str, tail: str) -> bool:
     dollars = text[text.rfind("\n") + 1 :].replace("\\$", "")
     if dollars.count("$") % 2 == 0:
         return False
-    # One "$" before a number is a currency sign ("I think $1250 is the right answer."), not an open formula.
-    return not (dollars.count("$") == 1 and re.search(r"(?<![\w$])\$\d", dollars))
+    # "$" before an amount is a currency sign ("The price was $26."), not an open formula.
+    return _CURRENCY_RE.sub("", dollars).count("$") % 2 == 1
 
 
 def is_finished(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_DELIMITERS) -> bool:

@@ -31,6 +31,7 @@ from s1eval.grading.segment import continues_reasoning
 WINDOW_CHARS = 4_000
 MAX_SKIPPED_CHARS = 600
 MAX_SENTENCE_CHARS = 1_500
+_MAX_COPULAS = 12  # the value follows one of the last few "is"/"=" of a sentence
 
 _NUMBER_WORD_RE = re.compile(r"\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.I)
 _VALUE_CHAR_RE = re.compile(r"[\d\x00½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞√π∞]")
@@ -63,7 +64,7 @@ _COPULA_RE = re.compile(
     re.I,
 )
 _PLACEHOLDER = r"\x00\d+\x00"
-_PLAIN_NUMBER = r"(?<![\d,.])[-−+]?\$?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?\s*%?"
+_PLAIN_NUMBER = r"(?<![\d,.])[-−+]?\$?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?(?:\s*%)?"
 _EXPLANATION_RE = re.compile(
     r",\s*(?:achieved|attained|obtained|reached|occurring|when|where|since|because|as|given|using|for|with|"
     r"so\s+that|which\s+(?:occurs|happens|is\s+(?:achieved|attained|when|where)))\b",
@@ -84,6 +85,13 @@ _HEDGE_RE = re.compile(
     re.I,
 )
 _TOKEN_RE = re.compile(r"\x00\d+\x00|\d[\d,]*(?:\.\d+)?|[A-Za-z]+|\s+|.", re.S)
+_VALUE_RE = re.compile(rf"{_PLACEHOLDER}|{_PLAIN_NUMBER}")
+# A value right after one of these words qualifies something else ("all 12 racquets", "after 5 days").
+_INTRODUCED_RE = re.compile(
+    r"\b(?:after|before|in|of|for|with|to|from|all|each|every|per|by|than|within|over|under|at|on|between|"
+    r"among|into|first|last|next|the)\s*\$?$",
+    re.I,
+)
 _SQUARED = frozenset({"²", "³"})
 _MATH_WORDS = frozenset({"sqrt", "pi", "i", "e"})
 _OPERATORS = frozenset("+-−*/×÷^·()[]{}|√π∞%°²³½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞!$\\")
@@ -155,6 +163,7 @@ def _decide(sentence: str, spans: list[Span]) -> Statement:
 def value_in(sentence: str, spans: list[Span]) -> str | None:
     """The value a committed (masked) sentence states (rule 3 of the module docstring)."""
     # ", achieved at x = 1", ", where n = 3": a trailing clause explains the value, it does not restate it.
+    sentence = sentence[-MAX_SENTENCE_CHARS:]
     explained = _EXPLANATION_RE.search(sentence)
     if explained and has_value(sentence[: explained.start()]):
         sentence = sentence[: explained.start()]
@@ -170,15 +179,14 @@ def value_in(sentence: str, spans: list[Span]) -> str | None:
         found = leading_value(sentence[answer_is.end() :], spans)
         if found:
             return found
-    for copula in reversed(list(_COPULA_RE.finditer(sentence))):
+    for copula in reversed(list(_COPULA_RE.finditer(sentence))[-_MAX_COPULAS:]):
         found = leading_value(sentence[copula.end() :], spans)
         if found:
             return found
-    formulas = placeholders(sentence)
-    numbers = re.findall(_PLAIN_NUMBER, re.sub(_PLACEHOLDER, " ", sentence))
-    if len(formulas) + len(numbers) == 1:
-        return leading_value(sentence[sentence.find("\x00") :] if formulas else numbers[0], spans)
-    return None
+    # No "is"/"=" leads to a value: the one value not introduced by a preposition ("it will take Andy 227
+    # minutes to string all 12 racquets" -> 227; "after 5 days she has 20" -> 20).
+    candidates = [m for m in _VALUE_RE.finditer(sentence) if not _INTRODUCED_RE.search(sentence, 0, m.start())]
+    return leading_value(candidates[0].group(), spans) if len(candidates) == 1 else None
 
 
 def leading_value(text: str, spans: list[Span]) -> str | None:
