@@ -8,7 +8,9 @@ BASE and NEW are lm-eval output folders (``--output_path``, possibly holding a m
 its mean correctness over its samples (repeated samples are compared per question, never per sample). Reported:
 the accuracy delta in points with a paired-bootstrap 95% CI (questions resampled, seeded), the exact McNemar
 p-value (a sign test on the questions whose score changed; McNemar itself for one sample per question), and
-the questions that got worse and better.
+the questions that got worse and better, and how many responses each run had cut off (the grader's ``finished``
+flag: cut off inside thinking or mid-sentence), naming the worse questions whose NEW responses were cut off (a
+regression from truncation, not from wrong answers).
 
 Refused, with the difference named (exit status 2), never compared on the overlap:
 different question sets (doc_ids, or doc_hash of the same doc_id), different samples per question, tasks
@@ -59,6 +61,10 @@ class TaskComparison:
     better: list[int]
     task_version: Any = None
     grader_version: Any = None
+    base_cut_off: int | None = None  # samples not finished (None: the samples do not say)
+    new_cut_off: int | None = None
+    samples: int = 0
+    worse_cut_off: list[int] = field(default_factory=list)  # worse questions with a cut-off NEW response
     notes: list[str] = field(default_factory=list)
     regressed: bool = False
 
@@ -138,7 +144,9 @@ def compare_task(task: str, base: TaskRun, new: TaskRun, resamples: int = DEFAUL
         base_accuracy=100 * sum(b) / len(b), new_accuracy=100 * sum(n) / len(n),
         delta=100 * (sum(n) - sum(b)) / len(b), ci_low=100 * low, ci_high=100 * high, p_value=p,
         worse=[d for d, x, y in zip(docs, b, n) if y < x], better=[d for d, x, y in zip(docs, b, n) if y > x],
-        task_version=base.task_version, grader_version=base.grader_version, notes=notes)
+        task_version=base.task_version, grader_version=base.grader_version, notes=notes,
+        base_cut_off=base.cut_off_samples, new_cut_off=new.cut_off_samples, samples=new.total_samples,
+        worse_cut_off=[d for d, x, y in zip(docs, b, n) if y < x and new.cut_off.get(d, 0) > 0])
 
 
 def compare_runs(base: dict[str, TaskRun], new: dict[str, TaskRun], **kwargs: Any) -> list[TaskComparison]:
@@ -182,6 +190,10 @@ def _tasks(args: argparse.Namespace) -> list[str] | None:
     return [t.strip() for item in args.tasks for t in item.split(",") if t.strip()]
 
 
+def _count(part: int | None, total: int) -> str:
+    return "unknown (grader without the finished flag)" if part is None else f"{part}/{total}"
+
+
 def render(results: list[TaskComparison], tolerance: float, gated: bool) -> str:
     """Human-readable report of a comparison."""
     lines = []
@@ -191,7 +203,10 @@ def render(results: list[TaskComparison], tolerance: float, gated: bool) -> str:
                      f"(task version {r.task_version}, grader version {r.grader_version})")
         lines.append(f"  base {r.base_accuracy:.1f}%  new {r.new_accuracy:.1f}%  delta {r.delta:+.1f} points "
                      f"[95% CI {r.ci_low:+.1f}, {r.ci_high:+.1f}]  McNemar p = {r.p_value:.3g}")
-        lines.append(f"  worse on {len(r.worse)}: {_ids(set(r.worse)) or '-'}")
+        lines.append(f"  cut off (not finished): base {_count(r.base_cut_off, r.samples)}, "
+                     f"new {_count(r.new_cut_off, r.samples)}")
+        cut = f" (cut off in new: {_ids(set(r.worse_cut_off))})" if r.worse_cut_off else ""
+        lines.append(f"  worse on {len(r.worse)}: {_ids(set(r.worse)) or '-'}{cut}")
         lines.append(f"  better on {len(r.better)}: {_ids(set(r.better)) or '-'}")
         lines.extend(f"  note: {n}" for n in r.notes)
         if gated:

@@ -124,7 +124,8 @@ def task_row(results: dict[str, Any], results_path: Path, task: str, paper: dict
             "grader_version": samples.grader_version if samples is not None else None, "n": n,
             "accuracy": 100 * acc, "ci_low": 100 * low, "ci_high": 100 * high, "ci_method": method,
             "thinking_tokens_mean": stats.get("thinking_tokens_mean"), "settings": settings, "model": model,
-            "paper": matches}
+            "cut_off": samples.cut_off_samples if samples is not None else None,
+            "samples": samples.total_samples if samples is not None else None, "paper": matches}
 
 
 def run_entry(results_path: Path, paper: dict[str, Any], tasks: list[str] | None) -> dict[str, Any]:
@@ -168,15 +169,18 @@ def _paper_cell(matches: list[dict[str, Any]]) -> str:
 
 
 def render_runs(runs: list[dict[str, Any]]) -> list[str]:
-    lines = ["## Runs", "", "| run | model | task | n | accuracy | 95% CI | thinking (mean) | settings "
-             "| paper, same settings |", "|---|---|---|---:|---:|---|---:|---|---|"]
+    lines = ["## Runs", "", "| run | model | task | n | accuracy | 95% CI | thinking (mean) | cut off | settings "
+             "| paper, same settings |", "|---|---|---|---:|---:|---|---:|---:|---|---|"]
     for i, run in enumerate(runs, 1):
         for t in run["tasks"]:
             think = "-" if t["thinking_tokens_mean"] is None else f"{t['thinking_tokens_mean']:.0f}"
             versions = f"v{t['version']}, grader {t['grader_version'] if t['grader_version'] is not None else '?'}"
+            cut = "?" if t.get("cut_off") is None else f"{t['cut_off']}/{t['samples']}"
             lines.append(f"| {i} | {t['model']} | {t['task']} ({versions}) | {t['n']} | {t['accuracy']:.1f} | "
-                         f"[{t['ci_low']:.1f}, {t['ci_high']:.1f}] {t['ci_method']} | {think} | "
+                         f"[{t['ci_low']:.1f}, {t['ci_high']:.1f}] {t['ci_method']} | {think} | {cut} | "
                          f"{_fmt_settings(t['settings'])} | {_paper_cell(t['paper'])} |")
+    lines += ["", "cut off: responses the grader flagged as not finished (cut off inside thinking or mid-sentence; "
+              "graded wrong unless their thinking had concluded), of all responses; ? = samples without the flag."]
     return lines
 
 

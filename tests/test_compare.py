@@ -180,3 +180,33 @@ def test_a_real_lm_eval_output_folder(tmp_path):
     task = json.loads(out.read_text())["tasks"][0]
     assert (task["task"], task["questions"], task["task_version"], task["grader_version"]) == ("s1_aime24", 2, 1.0, 1)
     assert task["delta"] == 0
+
+
+def _flag_cut_off(samples: Path, cut: set[int]) -> None:
+    """Give every grading dict of a samples file the grader's `finished` flag (False for the docs in `cut`)."""
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    for row in rows:
+        for g in row["grading"] if isinstance(row["grading"], list) else [row["grading"]]:
+            g["finished"] = row["doc_id"] not in cut
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_cut_off_responses_are_counted_and_named_among_the_worse(tmp_path, capsys):
+    _flag_cut_off(write_run(tmp_path / "base", TASK, BASE), set())
+    # NEW loses questions 0-3; its responses to 1 and 3 (and to 25, a question wrong in both) were cut off.
+    _flag_cut_off(write_run(tmp_path / "new", TASK, flipped(4)), {1, 3, 25})
+    out = tmp_path / "cmp.json"
+    assert run(tmp_path / "base", tmp_path / "new", "--json", out) == 0
+    task = json.loads(out.read_text())["tasks"][0]
+    assert (task["base_cut_off"], task["new_cut_off"], task["samples"]) == (0, 3, 30)
+    assert task["worse"] == [0, 1, 2, 3] and task["worse_cut_off"] == [1, 3]
+    text = capsys.readouterr().out
+    assert "cut off (not finished): base 0/30, new 3/30" in text
+    assert "worse on 4: 0, 1, 2, 3 (cut off in new: 1, 3)" in text
+
+
+def test_samples_without_the_flag_say_the_count_is_unknown(tmp_path, capsys):
+    write_run(tmp_path / "base", TASK, BASE)
+    write_run(tmp_path / "new", TASK, BASE)
+    assert run(tmp_path / "base", tmp_path / "new") == 0
+    assert "cut off (not finished): base unknown (grader without the finished flag)" in capsys.readouterr().out

@@ -83,3 +83,17 @@ def test_a_real_lm_eval_output_folder(capsys):
     out = capsys.readouterr().out
     assert "| /tmp/tiny | s1_aime24 (v1.0, grader 1) | 2 | 0.0 | [0.0, 65.8] wilson | 13 |" in out
     assert "thinking 16, 1 ignored + 'Wait', float32" in out and '- backend: "s1hf"' in out
+
+
+def test_cut_off_responses_are_counted(tmp_path, capsys):
+    from tests.test_compare import _flag_cut_off
+
+    samples = write_run(tmp_path / "run", "s1_aime24", [1] * 15 + [0] * 15, gen_kwargs={"max_tokens_thinking": 4096})
+    _flag_cut_off(samples, {20, 21, 22})
+    assert report_main([str(tmp_path / "run"), "--output", str(tmp_path / "report")]) == 0
+    task = json.loads((tmp_path / "report" / "report.json").read_text())["runs"][0]["tasks"][0]
+    assert (task["cut_off"], task["samples"]) == (3, 30)
+    assert "| 3/30 |" in (tmp_path / "report" / "report.md").read_text()
+    write_run(tmp_path / "old", "s1_aime24", [1] * 30)  # samples of a grader without the flag
+    assert report_main([str(tmp_path / "old")]) == 0
+    assert "| ? |" in capsys.readouterr().out

@@ -7,7 +7,9 @@ lm-eval 0.4.13 with ``--output_path OUT --log_samples`` writes, in ``OUT/<model_
 A run folder may be OUT itself, the model folder, or a single samples file (ours or the original fork's).
 
 Per question the score is the mean correctness over its samples: the ``correct`` flags of a ``grading``
-list (``*_maj`` tasks, one per repeat), else ``exact_match`` (or ``acc``) of the row. Rows of one question
+list (``*_maj`` tasks, one per repeat), else ``exact_match`` (or ``acc``) of the row. The grader's ``finished``
+flags (False: the response was cut off inside thinking or mid-sentence) are counted per question when present
+(grader version 2 on; older samples have none, and the count is then unknown). Rows of one question
 under the same filter are pooled; more than one filter in a file is an error (choose with a file per filter).
 """
 
@@ -38,6 +40,17 @@ class TaskRun:
     doc_hashes: dict[int, str] = field(default_factory=dict)
     grader_versions: set[Any] = field(default_factory=set)
     results: dict[str, Any] | None = None
+    cut_off: dict[int, int] = field(default_factory=dict)  # doc_id -> samples not finished (grading's flag)
+    finished_known: bool = False  # whether the grading dicts carry the flag at all
+
+    @property
+    def cut_off_samples(self) -> int | None:
+        """How many samples were cut off (not finished), or None when the samples do not say."""
+        return sum(self.cut_off.values()) if self.finished_known else None
+
+    @property
+    def total_samples(self) -> int:
+        return sum(len(v) for v in self.scores.values())
 
     @property
     def per_question(self) -> dict[int, float]:
@@ -105,6 +118,14 @@ def row_scores(row: dict[str, Any], where: str) -> list[float]:
                       f"{', '.join(SCORE_KEYS)}; keys are {sorted(row)}")
 
 
+def row_cut_off(row: dict[str, Any]) -> int | None:
+    """How many of a row's samples the grader flagged as not finished; None when its grading has no flag."""
+    grading = row.get("grading")
+    items = grading if isinstance(grading, list) else [grading]
+    flags = [g["finished"] for g in items if isinstance(g, dict) and "finished" in g]
+    return sum(not f for f in flags) if flags else None
+
+
 def _grader_version(row: dict[str, Any]) -> Any:
     grading = row.get("grading")
     items = grading if isinstance(grading, list) else [grading]
@@ -133,6 +154,10 @@ def load_task_run(samples_path: Path, task: str | None = None) -> TaskRun:
             run.doc_hashes[doc] = str(row["doc_hash"])
         if "grading" in row:
             run.grader_versions.add(_grader_version(row))
+        cut = row_cut_off(row)
+        if cut is not None:
+            run.finished_known = True
+            run.cut_off[doc] = run.cut_off.get(doc, 0) + cut
     return run
 
 
