@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from s1eval.grading import GRADER_VERSION
 from s1eval.grading.segment import DEFAULT_ANSWER_DELIMITERS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -180,23 +181,23 @@ def test_answer_delimiters_from_yaml_and_metadata(tmp_path):
 def test_judge_from_metadata_in_a_real_task(tmp_path, chat_server, monkeypatch):
     monkeypatch.setenv("S1EVAL_TASKS_JUDGE_KEY", JUDGE_KEY)
     chat_server.reset()
-    chat_server.replies = {("2", "two"): "Yes"}
+    chat_server.replies = {("2", "II"): "Yes"}
     judge = {"base_url": chat_server.base_url, "model": "judge-mini", "api_key_env": "S1EVAL_TASKS_JUDGE_KEY",
              "cache": str(tmp_path / "cache")}
     built = _build(["s1_math500", "s1_math500_maj"], {"judge": judge})
     doc = {"answer": "2", "problem": "p"}
-    result = built["s1_math500"].process_results(doc, ["so \\boxed{two}"])
+    result = built["s1_math500"].process_results(doc, ["so \\boxed{II}"])
     assert result["exact_match"] == 1
     assert result["grading"]["method"] == "judge" and result["grading"]["judge"]["verdict"] == "yes"
-    assert result["grading"]["grader_version"] == "1+judge:judge-mini:p1"
+    assert result["grading"]["grader_version"] == f"{GRADER_VERSION}+judge:judge-mini:p1"
     assert chat_server.count == 1
     # The sampling task: 64 responses, one judged pair, answered from the cache.
-    responses = ["\\boxed{two}"] * 32 + ["\\boxed{3}"] * 31 + ["no answer"]
+    responses = ["\\boxed{II}"] * 32 + ["\\boxed{3}"] * 31 + ["no answer"]
     out = built["s1_math500_maj"].process_results(doc, [responses])
     assert (out["exact_match"], out["maj@64"], out["mean_acc"]) == (1.0, 1.0, 0.5)
     assert [g["method"] for g in out["grading"][:2]] == ["judge", "judge"] and out["grading"][-1]["method"] == "unextracted"
     assert sorted(chat_server.requests[i]["body"]["messages"][0]["content"].split("Given answer: ")[1].split("\n")[0]
-                  for i in range(chat_server.count)) == ["3", "two"]  # the cached pair was not asked again
+                  for i in range(chat_server.count)) == ["3", "II"]  # the cached pair was not asked again
     # No key in the environment: the task refuses to build, before any generation, naming the variable.
     monkeypatch.delenv("S1EVAL_TASKS_JUDGE_KEY")
     with pytest.raises(Exception, match="S1EVAL_TASKS_JUDGE_KEY is not set") as err:

@@ -33,21 +33,37 @@ tests list every remaining disagreement with its reason):
 - Clock times are not numbers (no ``20:34`` == ``8:34 P.M.`` arithmetic).
 - AIME answers are integers: ``023`` equals ``23``; a non-integer response to an AIME question still goes to
   Math-Verify (``\\frac{46}{2}`` is 23).
-- Which answer counts: the text after the last answer delimiter, cut at an end-of-turn marker (a hallucinated
-  next turn is not the answer); a ``Final Answer:`` line written after the last box wins over the box.
-- Unfinished responses are wrong and logged as ``unextracted``; numbers are never taken from the middle of
-  reasoning. An unclosed ``\\boxed{`` at the end means the answer was cut off: unextracted.
+- Which answer counts: the text after the last answer delimiter (``<|im_start|>answer``, ``</think>``,
+  ``<|begin_of_solution|>``), cut at an end-of-turn or end-of-solution marker (a hallucinated next turn is not
+  the answer); a ``Final Answer:`` line written after the last box wins over the box.
+- Answers in prose count when the response commits to them at its end (v2): "Therefore, Hillary has 7 nickels.",
+  "I'm confident that 44 is the correct answer.", "The height is 5 cm." Sign-offs and commentary after the
+  conclusion ("I think that's the answer.", end markers) are skipped; the value is the one after "is"/"=" (not
+  the last formula: "the degree of $f(x)$ is 3" is 3); hedge words ("indeed"), count nouns ("9 boys"), ordinals
+  (``12^{\\mathrm{th}}`` grade), number words ("three") and unicode math (``½``, ``√3``, ``−``) are normalised.
+- No fishing: a response cut off mid-sentence or mid-formula, or inside its thinking block, states nothing in
+  prose; one that ends on a hedge or a question ("maybe 5 or 6?") is *undecided*; one that takes its result back
+  ("This is incorrect.") is *retracted*: all unextracted and wrong. An unclosed ``\\boxed{`` at the end means the
+  answer was cut off. Exception: when the answer section was cut off before stating anything, a thinking block
+  that had concluded with a committed answer (``**Final Answer** \\boxed{5}``) stands for it.
+- Fallback: a response that ended cleanly but whose committed answer no rule reads is given to Math-Verify's own
+  extraction over its final paragraphs (method ``fallback``); never a cut-off, undecided or retracted one.
+- Every verdict records ``finished``: whether the response reached its answer and stopped there (False: cut off
+  inside thinking or mid-sentence); `s1eval report` and `s1eval compare` count them.
 - Every sympy comparison is bounded (5 s per item by default); overrunning it is wrong, logged as ``timeout``.
 - A gold answer that Math-Verify cannot parse is an error (`GoldParseError`), not a zero.
 - No LLM judge by default (the s1 fork asked gpt-4o-mini about non-integer answers). An optional one (`judge`,
   configured by task metadata or ``s1eval grade --judge-*``) sees only extracted answers that Math-Verify called
   wrong, never unextracted or timed-out ones; its verdicts are logged as method ``judge``.
 
-Bump `GRADER_VERSION` whenever a rule here changes what counts as correct.
+Bump `GRADER_VERSION` whenever a rule here changes what counts as correct. Version 2: prose statements, the
+finished flag, thinking conclusions, the fallback, ordinals/unicode/number words, GPQA choice text before a
+leading letter. Measured on real responses (tests/grading/test_real_responses.py): 1,651 labelled responses of six
+models agree on 99.76% (version 1: 97.9%; plain Math-Verify 99.27%).
 """
 
 from __future__ import annotations
 
-GRADER_VERSION = 1
+GRADER_VERSION = 2
 
 __all__ = ["GRADER_VERSION"]

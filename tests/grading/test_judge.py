@@ -13,6 +13,7 @@ import logging
 
 import pytest
 
+from s1eval.grading import GRADER_VERSION
 from s1eval.grading.cli import main
 from s1eval.grading.grade import Grade, apply_judge, grade_math_batch
 from s1eval.grading.judge import PROMPT, PROMPT_VERSION, Judge, JudgeConfig, JudgeError, _shown_url, parse_verdict
@@ -189,7 +190,7 @@ def test_cli_judge_and_cache(fake_chat, tmp_path, capsys):
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [(r["correct"], r["method"]) for r in rows] == [
         (True, "judge"), (True, "exact"), (False, "unextracted"), (False, "judge")]
-    assert {r["grader_version"] for r in rows} == {f"1+judge:judge-mini:p{PROMPT_VERSION}"}
+    assert {r["grader_version"] for r in rows} == {f"{GRADER_VERSION}+judge:judge-mini:p{PROMPT_VERSION}"}
     assert rows[0]["judge"]["verdict"] == "yes" and "judge" not in rows[1]
     err = capsys.readouterr().err
     assert "accuracy 0.5000 (2/4)" in err and "consulted on 2, said yes 1" in err and "2 request(s)" in err
