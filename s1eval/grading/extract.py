@@ -35,6 +35,7 @@ from s1eval.grading.segment import (
     cut_inside_thinking,
     ends_cleanly,
     last_thinking_open,
+    odd_dollars,
     strip_closing_markers,
 )
 from s1eval.grading.mathspans import mask_math, split_sentences, unmask
@@ -262,8 +263,10 @@ def _looks_bare(text: str) -> bool:
         return False
     if len(text) > 2 and not re.search(r"[\d\\$=+\-*/^()\[\]{}<>|]", text):
         return False  # plain words ("lol", "Final Answer") are not a math answer
+    if text.count("\\(") != text.count("\\)") or text.count("\\[") != text.count("\\]") or odd_dollars(text):
+        return False  # a formula left open: cut off, not an answer
     words = re.findall(r"(?<![\\A-Za-z])[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+(\{[^{}]*\})?", " ", text))
-    return len(words) <= 2
+    return len(words) <= 1
 
 
 def extract_final_answer(segment: str, ends_clean: bool | None = None) -> Extraction:
@@ -283,6 +286,8 @@ def extract_final_answer(segment: str, ends_clean: bool | None = None) -> Extrac
         return Extraction(line, "answer_line", end=line_end)
     if ends_clean is None:
         ends_clean = ends_cleanly(segment)
+    if _looks_bare(segment) and not re.search(r"[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+", " ", segment)):
+        return Extraction(_clean(segment), "bare", end=len(segment))  # only math: the whole text is the answer
     if ends_clean:
         stated = extract_statement(segment)
         if stated.answer:

@@ -41,9 +41,9 @@ _CONTINUATION_RE = re.compile(
     re.I,
 )
 _CLEAN_END_RE = re.compile(r"(?:[.!?。]|\$|\\\]|\\\)|```|\\end\{[A-Za-z*]+\})$")
-_CURRENCY_RE = re.compile(r"(?<![\w$\\])\$(?=\d[\d,]*(?:\.\d+)?(?:[\s.,;!?)]|$))")
+_CURRENCY_RE = re.compile(r"(?<![\w$\\])\$(?=\d[\d,]*(?:\.\d+)?(?:[\s.,;!?)]|$))|(?<=\d)[ \t]?\$(?![\w\\{])")
 SHORT_TEXT_CHARS = 600
-_WORD_END_RE = re.compile(r"[\w%€£°²³]$")
+_WORD_END_RE = re.compile(r"[\d%€£°²³)\]]$")
 _LIST_MARKER_RE = re.compile(r"^(?:\d{1,3}[.)]|[-*•])$")
 _TRAILING_DECORATION = " \t\r\n*_\"'”’)"
 
@@ -112,8 +112,8 @@ def _last_sentence(text: str) -> str:
 def ends_cleanly(text: str) -> bool:
     """Whether `text` stops at the end of a sentence or formula, with a last sentence that does not announce more.
 
-    A short text (under SHORT_TEXT_CHARS) may also end with a word or number ("so the number is 10"): a length
-    limit cuts off long responses, not a two-line answer."""
+    A short text (under SHORT_TEXT_CHARS) may also end with a number ("so the number is 10"): a length limit cuts
+    off long responses, not a two-line answer."""
     tail = text[-_TAIL_CHARS:].rstrip(_TRAILING_DECORATION)
     if not tail:
         return False
@@ -133,10 +133,14 @@ def _unclosed_math(text: str, tail: str) -> bool:
     last line (a response cut off mid-formula may still end with a period: "3.31(1.")."""
     if tail.rfind("\\(") > tail.rfind("\\)") or tail.rfind("\\[") > tail.rfind("\\]"):
         return True
-    dollars = text[text.rfind("\n") + 1 :].replace("\\$", "")
+    return odd_dollars(text[text.rfind("\n") + 1 :])
+
+
+def odd_dollars(line: str) -> bool:
+    """Whether a line leaves a `$` formula open; currency signs ("$26", "2,74 $") and `\\$` do not count."""
+    dollars = line.replace("\\$", "")
     if dollars.count("$") % 2 == 0:
         return False
-    # "$" before an amount is a currency sign ("The price was $26."), not an open formula.
     return _CURRENCY_RE.sub("", dollars).count("$") % 2 == 1
 
 

@@ -70,6 +70,9 @@ _EXPLANATION_RE = re.compile(
     r"so\s+that|which\s+(?:occurs|happens|is\s+(?:achieved|attained|when|where)))\b",
     re.I,
 )
+# A remark after the conclusion ("Note: this assumes x > 0.") is commentary even when it holds a number.
+_COMMENTARY_RE = re.compile(r"^(?:\(|note\b|remember\b|keep\s+in\s+mind|hint\b|this\s+assumes|assuming\b|"
+                            r"(?:i\s+)?hope\b|good\s+luck|feel\s+free)", re.I)
 _FORMULA_ONLY_RE = re.compile(r"^(?:\x00\d+\x00[\s.,;]*)+$")
 _LEAD_IN_RE = re.compile(r"(?::|\b(?:is|are|be|as|equals|get|obtain|find|have|gives?))[\s*]*$", re.I)
 _NAMED_BEFORE_RE = re.compile(
@@ -84,7 +87,11 @@ _HEDGE_RE = re.compile(
     r"only|always|obviously|certainly|truly|really)\b)+",
     re.I,
 )
-_TOKEN_RE = re.compile(r"\x00\d+\x00|\d[\d,]*(?:\.\d+)?|[A-Za-z]+|\s+|.", re.S)
+_TOKEN_RE = re.compile(r"\x00\d+\x00|\d+(?:[.,]\d+)*|[A-Za-z]+|\s+|.", re.S)
+_UNICODE_VALUES = frozenset("½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞π∞")
+_LIST_JOINT_RE = re.compile(r"[ \t]*(?:,[ \t]+(?:(?:and|or)[ \t]+)?|(?:and|or)[ \t]+)")
+_STARTS_WITH_VALUE_RE = re.compile(r"\x00\d+\x00|[-−+]?\d|[½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞√π]")
+_MAX_LISTED = 12
 _VALUE_RE = re.compile(rf"{_PLACEHOLDER}|{_PLAIN_NUMBER}")
 # A value right after one of these words qualifies something else ("all 12 racquets", "after 5 days").
 _INTRODUCED_RE = re.compile(
@@ -133,7 +140,7 @@ def extract_statement(segment: str) -> Statement:
     sentences = split_sentences(masked)
     for index in range(len(sentences) - 1, -1, -1):
         bare = sentences[index][-MAX_SENTENCE_CHARS:].lstrip("*_#>- ").strip()
-        if not has_value(bare):
+        if not has_value(bare) or _COMMENTARY_RE.match(bare):
             if continues_reasoning(bare):
                 return Statement(None, "continues")
             if _RETRACTION_RE.search(bare):
@@ -145,17 +152,18 @@ def extract_statement(segment: str) -> Statement:
         if index > 0 and _FORMULA_ONLY_RE.match(bare) and _LEAD_IN_RE.search(sentences[index - 1]):
             # "Thus, the equation of the plane is:" followed by a display formula: one statement.
             bare = sentences[index - 1][-MAX_SENTENCE_CHARS:].lstrip("*_#>- ").strip() + " " + bare
-        return _decide(bare, spans)
+        return _decide(bare, spans, alone=len(sentences) == 1)
     return Statement(None, "none")
 
 
-def _decide(sentence: str, spans: list[Span]) -> Statement:
+def _decide(sentence: str, spans: list[Span], alone: bool = False) -> Statement:
+    """The statement one sentence makes; `alone`: it is the whole response (a one-sentence answer commits)."""
     if continues_reasoning(sentence):
         return Statement(None, "continues")
     if _UNDECIDED_RE.search(sentence):
         return Statement(None, "undecided")
-    committed = (_CONCLUSION_RE.match(sentence) or _COMMIT_RE.search(sentence) or _DECLARATIVE_RE.match(sentence)
-                 or _NAMED_BEFORE_RE.search(sentence))
+    committed = (alone or _CONCLUSION_RE.match(sentence) or _COMMIT_RE.search(sentence)
+                 or _DECLARATIVE_RE.match(sentence) or _NAMED_BEFORE_RE.search(sentence))
     value = value_in(sentence, spans) if committed else None
     return Statement(value, "statement") if value else Statement(None, "none")
 
@@ -190,27 +198,41 @@ def value_in(sentence: str, spans: list[Span]) -> str | None:
 
 
 def leading_value(text: str, spans: list[Span]) -> str | None:
-    """The value `text` starts with (after hedge words), with trailing words dropped; None when it starts with none."""
+    """The value `text` starts with (after hedge words), with trailing words dropped; None when it starts with none.
+
+    Values joined by "and", "or" or commas ("$x = 1$ and $x = -2$", "1, 2, and 3") are one answer, listed; a
+    value restated after ", or" ("$\\frac14$, or 25%") is not a second one."""
     text = _HEDGE_RE.sub("", text, count=1)
     word = re.match(r"[A-Za-z]+(?:-[A-Za-z]+)?\b", text)
     if word and number_word_value(word.group()) is not None:
         return str(number_word_value(word.group()))
-    run = _math_run(text)
-    if not run:
+    run, end = _math_run(text)
+    values = [run] if run else []
+    while values and len(values) < _MAX_LISTED:
+        joint = _LIST_JOINT_RE.match(text, end)
+        if joint is None or re.search(r",\s*or\b", joint.group()):
+            break
+        following, length = _math_run(text[joint.end() :])
+        if not following or not _STARTS_WITH_VALUE_RE.match(text, joint.end()):
+            break
+        values.append(following)
+        end = joint.end() + length
+    if not values:
         return None
-    out = re.sub(r"\x00(\d+)\x00", lambda m: spans[int(m.group(1))].content, run).strip()
+    out = ", ".join(re.sub(r"\x00(\d+)\x00", lambda m: spans[int(m.group(1))].content, v).strip() for v in values)
     return out or None
 
 
-def _math_run(text: str) -> str:
-    """The longest prefix of `text` made of numbers, formulas, operators and one-letter variables."""
+def _math_run(text: str) -> tuple[str, int]:
+    """The longest prefix of `text` made of numbers, formulas, operators and one-letter variables, and its end."""
     out: list[str] = []
     has_value_token = False
+    end = 0
     for m in _TOKEN_RE.finditer(text):
         tok = m.group()
         if tok.isalpha() and len(tok) <= 2 and text[m.end() : m.end() + 1] in _SQUARED:
             break  # "1,000.99m²", "5 cm³": an area or volume unit in prose
-        if tok.startswith("\x00") or tok[0].isdigit():
+        if tok.startswith("\x00") or tok[0].isdigit() or tok in _UNICODE_VALUES:
             if has_value_token and out and not out[-1].strip() and not _ends_with_operator(out):
                 break  # "5 6": two values side by side are not one expression
             out.append(tok)
@@ -228,9 +250,15 @@ def _math_run(text: str) -> str:
             out.append(tok)
         else:
             break
+        if tok.strip():
+            end = m.end()
     run = "".join(out).strip()
-    run = run.rstrip("+-−*/×÷^·=(|\\ ").strip()
-    return run if has_value_token and _balanced(run) else _trim_unbalanced(run)
+    stripped = run.rstrip("+-−*/×÷^·=(|\\ ").strip()
+    end -= len(run) - len(stripped)
+    if has_value_token and _balanced(stripped):
+        return stripped, end
+    trimmed = _trim_unbalanced(stripped)
+    return trimmed, end - (len(stripped) - len(trimmed))
 
 
 def _ends_with_operator(out: list[str]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s1eval.grading.extract import answer_segment, extract_boxed, extract_final_answer
+from s1eval.grading.extract import answer_segment, extract, extract_boxed, extract_final_answer
 
 CASES = [
     # (response, expected answer or None, rule)
@@ -62,3 +62,70 @@ def test_thinking_answer_is_not_used_when_the_answer_phase_is_empty():
 
 def test_escaped_braces_do_not_close_a_box():
     assert extract_boxed("\\boxed{\\{1, 2\\}}") == ("\\{1, 2\\}", False)
+
+
+# Written for this table in the styles the issue names (the real-response corpora are in test_real_responses.py):
+# (response, expected answer or None, rule, finished)
+STYLE_CASES = [
+    # Closing statements in prose, sign-offs and commentary after them.
+    ("Some work.\n\nTherefore, Hillary has 7 nickels.", "7", "statement", True),
+    ("Work.\n\nThe height is 5 cm.", "5", "statement", True),
+    ("Checks out.\n\nI'm confident that 44 is the correct answer.", "44", "statement", True),
+    ("I'm confident with this answer. 326.5 is the correct sum of 313.9 and 12.6.", "326.5", "statement", True),
+    ("So the answer is 12.\n\nI think that's the answer.", "12", "statement", True),
+    ("So the answer is 12.\n\nUnless there's some additional information, I'll go with this.", "12", "statement",
+     True),
+    ("So the answer is 12.\n\n<|end_of_solution|>", "12", "statement", True),
+    ("Therefore, the answer is 5.\n\nNote: this assumes x > 0.", "5", "statement", True),
+    # The value after "is"/"=", not the last formula; hedges, count nouns, number words, unicode.
+    ("Hence the degree of \\(f(x)\\) is 3.", "3", "statement", True),
+    ("So there are 9 boys in the class.", "9", "statement", True),
+    ("He needs 2000 calories.", "2000", "statement", True),
+    ("So the change is indeed 29 cents.", "29", "statement", True),
+    ("Therefore, there are three solutions.", "3", "statement", True),
+    ("The answer is ½.", "½", "statement", True),
+    ("So the side is 2√3.", "2√3", "statement", True),
+    ("The answer is 12, which is 3 times 4.", "12", "statement", True),
+    ("So, yes, the ratio is indeed 150/200, which simplifies to 3/4.", "3/4", "statement", True),
+    ("Given that, I think the maximum value is 1, achieved at \\( x = \\frac{1}{2} \\).", "1", "statement", True),
+    ("So it will take Andy 227 minutes to string all 12 racquets.", "227", "statement", True),
+    ("The probability is $\\frac{1}{4}$, or 25%.", "\\frac{1}{4}", "statement", True),
+    ("Therefore, the solutions are $x = 1$ and $x = -2$.", "x = 1, x = -2", "statement", True),
+    ("Thus, the equation of the plane is:\n\\[\n5x - 7y + 11z + 4 = 0\n\\]", "5x - 7y + 11z + 4 = 0",
+     "statement", True),
+    ("I think $1250 is the right answer.", "$1250", "statement", True),
+    # s1's forced answer, R1-style </think>, markdown, headers, GSM8K and PRM800K conventions.
+    ("<|im_start|>think\n2+2=4.\n<|im_start|>answer\nFinal Answer: The final answer is $4$", "4", "answer_line", True),
+    ("<think>\nOkay so 2+2=4.\n</think>\n\nThe sum is **4**.", "4", "statement", True),
+    ("<think>\n2+2=4.\n</think>\n\n**Final Answer**\n\\[\n\\boxed{4}\n\\]", "4", "boxed", True),
+    ("Work here.\n\n**Answer: 4**", "4", "answer_line", True),
+    ("Work here.\n\nThe final answer is $\\boxed{4}$. I hope it is correct.", "4", "boxed", True),
+    ("Steps.\n#### 42", "42", "answer_line", True),
+    ("Solution steps.\n\n# Answer\n\n42", "42", "answer_line", True),
+    # No fishing: truncated loops, hedges, questions, retractions, reasoning announced and never done.
+    ("Wait, let me recompute. 2+2=4. Wait, let me recompute. 2+2=4. Wait, let me recompute. 2+2=", None, "none",
+     False),
+    ("So the answer is either 3 or 5.", None, "undecided", True),
+    ("So the answer might be 7?", None, "undecided", True),
+    ("Therefore x = 5. Hmm, that can't be right. This is incorrect.", None, "retracted", True),
+    ("So x = 5.\n\nLet me double-check this.", None, "none", False),
+    ("We compute \\( (1.036)^3 - 3.31(1.", None, "none", False),
+    ("<think>\nSo far 12 + 30 = 42 and then", None, "cut_in_thinking", False),
+    # A thinking block that concluded stands for an answer section cut off before its answer.
+    ("<|begin_of_thought|>\nSo n = 3.\n\n**Final Answer**\n\n\\[ \\boxed{3} \\]\n<|end_of_thought|>\n\n"
+     "<|begin_of_solution|>\n\nTo solve the equation \\[f(x", "3", "boxed_in_thinking", False),
+    ("<|begin_of_thought|>\nSo n = 3.\n\n**Final Answer**\n\n\\[ \\boxed{3} \\]\n<|end_of_th", "3",
+     "boxed_in_thinking", False),
+]
+
+
+@pytest.mark.parametrize(("response", "answer", "rule", "finished"), STYLE_CASES)
+def test_styles_table(response, answer, rule, finished):
+    got = extract(response)
+    assert (got.answer, got.rule, got.finished) == (answer, rule, finished)
+
+
+def test_a_capped_thinking_does_not_answer_for_an_empty_answer_section():
+    # Budget forcing hit the cap (forced "Final Answer:" and nothing after): the thinking did not conclude.
+    got = extract("<|im_start|>think\nso \\boxed{3}\n<|im_start|>answer\nFinal Answer:")
+    assert (got.answer, got.finished) == (None, False)

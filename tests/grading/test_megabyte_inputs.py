@@ -35,7 +35,7 @@ SHAPES = {
     "unclosed_display_math": ("So the answer is " + _fill("\\[ x = 1 "), "5", False, "unextracted"),
     "open_box_then_spaces": ("\\boxed{1" + " " * MB + "z}", "5", False, None),
     "answer_tag_then_spaces": ("Answer" + " " * MB + ": 5", "5", None, None),
-    "one_line_no_sentence_end": (_fill("x is = ") + " Therefore the value is 9.", "9", True, "fallback"),
+    "one_line_no_sentence_end": (_fill("x is = ") + " Therefore the value is 9.", "9", True, None),
     "dollar_pairs": (_fill("$1$ ") + "\n\nTherefore, the answer is $7$.", "7", True, "exact"),
     "unclosed_boxes": (_fill("\\boxed{"), "5", False, "unextracted"),
     "answer_tags": (_fill("Final Answer: ") + "\nFinal Answer: 12", "12", True, "exact"),
