@@ -6,7 +6,8 @@
 FILE is an lm-eval samples JSONL (ours or the original s1 fork's: the response is ``filtered_resps[0]`` or
 ``resps[0][0]``, the gold is ``target``) or a JSONL of ``{"response", "gold"}`` rows (GPQA rows may add
 ``"choices"``, the four choice texts in prompt order, so an answer given as a choice's text can be read). Writes
-one JSON row per response, in input order, with ``extracted``, ``correct``, ``method`` (and ``rule``, ``detail``,
+one JSON row per response, in input order, with ``extracted``, ``correct``, ``method``, ``finished`` (False: the
+response was cut off inside thinking or mid-sentence; and ``rule``, ``detail``,
 ``doc_id`` when known; ``sample`` for rows of a sampled ``*_maj`` task, whose every repeat is graded) to OUT or
 stdout, and prints the accuracy over responses (and the majority vote for sampled rows) to stderr. `main(argv)` returns the exit status.
 
@@ -186,8 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     flat = [g for row_grades in grades for g in row_grades]
     correct = sum(g.correct for g in flat)
     unextracted = sum(g.method == "unextracted" for g in flat)
+    cut_off = sum(not g.finished for g in flat)
     acc = correct / len(flat) if flat else 0.0
-    print(f"{args.task}: accuracy {acc:.4f} ({correct}/{len(flat)}), unextracted {unextracted}", file=sys.stderr)
+    print(f"{args.task}: accuracy {acc:.4f} ({correct}/{len(flat)}), unextracted {unextracted}, "
+          f"cut off (not finished) {cut_off}", file=sys.stderr)
     repeats = {len(g) for g in grades}
     if repeats != {1} and grades:  # sampled rows: the vote, as the *_maj tasks report it
         from s1eval.grading.voting import majority_correct

@@ -27,7 +27,8 @@ def test_plain_rows_in_order(tmp_path, capsys):
     rows = read_jsonl(out)
     assert [r["index"] for r in rows] == [0, 1, 2]
     assert [(r["correct"], r["method"]) for r in rows] == [(True, "exact"), (False, "unextracted"), (False, "exact")]
-    assert "accuracy 0.3333 (1/3), unextracted 1" in capsys.readouterr().err
+    assert [r["finished"] for r in rows] == [True, False, True]  # the second was cut off mid-sentence
+    assert "accuracy 0.3333 (1/3), unextracted 1, cut off (not finished) 1" in capsys.readouterr().err
 
 
 def test_lm_eval_samples_file(tmp_path, capsys):
