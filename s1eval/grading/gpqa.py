@@ -38,13 +38,16 @@ from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS, answer_segment, ex
 from s1eval.grading.grade import Grade
 
 LETTERS = "ABCD"
+# Patterns that run from a given position are anchored (\A, or a lookbehind that refuses to start inside the run
+# they consume), so that even a search over every position stays linear.
 # A letter at the start of a text, after markdown, quotes, brackets, math or \text{.
-_LETTER_AT_START = re.compile(r"[\s*_\"'`(\[{$]*(?:\\(?:text|textbf|mathrm)\{)?\(?([A-D])(?![A-Za-z0-9])")
+_LETTER_AT_START = re.compile(r"\A[\s*_\"'`(\[{$]*(?:\\(?:text|textbf|mathrm)\{)?\(?([A-D])(?![A-Za-z0-9])")
 # After a bare letter only closing marks may follow.
-_BARE_REST = re.compile(r"[\s)\]}*_\"'`$.:]*\Z")
+_BARE_REST = re.compile(r"(?<![\s)\]}*_\"'`$.:])[\s)\]}*_\"'`$.:]*\Z")
 # After the letter of an expression: an operator, a conjunction or a list of letters ("A = 1", "A and B", "A, B").
 _NOT_A_LABEL = re.compile(
-    r"[ \t}$*]*(?:[=<>≤≥≠≈→⇒+&]|\\(?:leq?|geq?|neq?|lt|gt|approx|to|rightarrow|Rightarrow|times|cdot)(?![A-Za-z])"
+    r"(?<![ \t}$*])[ \t}$*]*(?:[=<>≤≥≠≈→⇒+&]"
+    r"|\\(?:leq?|geq?|neq?|lt|gt|approx|to|rightarrow|Rightarrow|times|cdot)(?![A-Za-z])"
     r"|(?:and|or)\b|,[ \t]*(?:and[ \t]+)?[A-D](?![A-Za-z0-9]))"
 )
 # "Answer: A good choice is ..." uses the article, not the letter.
@@ -53,7 +56,7 @@ _ANSWER_TAG_RE = re.compile(r"\b(?:final\s+answer|answer)\b[\s*_]*[:：][\s*_]*"
 _STATEMENT_RE = re.compile(r"\b(?:answer|option|choice)\s+(?:is|would\s+be|should\s+be|must\s+be)\b")
 # Between "the answer is" and what it names; every part is optional, so the match never backtracks.
 _STATEMENT_LEAD = re.compile(r"\s*(?::\s*)?(?:(?:option|choice)\s+)?(?:(?:definitely|clearly)\s+)?")
-_BARE_SEGMENT_RE = re.compile(r"[\s*(\[]*([A-D])[)\].]?[\s*]*")
+_BARE_SEGMENT_RE = re.compile(r"\A[\s*(\[]*([A-D])[)\].]?[\s*]*")
 _TEXT_WRAP_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 _IGNORED_RE = re.compile(r"\s+|\$|\\[,;:! ]|\\(?:left|right)(?![A-Za-z])")
 _LABEL_MARKS = " \t)].:*_-–—"
