@@ -24,6 +24,11 @@ lighteval cases agree). "Answer: A good choice is..." is the article, not the le
 is wrong and logged as ``unextracted``: never default to "A" (the s1 fork did, so each truncated response had a
 one-in-four chance of counting as correct).
 
+A response cut off inside its thinking block (``<think>`` with no ``</think>`` after it) names no letter (rule
+``cut_in_thinking``): a letter weighed while thinking is not a choice made. Every grade records ``finished`` as the
+math grader does: False when the response was cut off inside thinking, or stopped mid-sentence without a
+committed letter (a box or an answer line).
+
 Responses can be megabytes of looping text, so every pattern here is linear in its input: no two neighbouring
 quantifiers can match the same character (``\\s*:?\\s*`` took hours on "the answer is" + 1 MB of spaces), and
 statement tails are cut at the next statement so that no text is scanned twice.
@@ -36,8 +41,11 @@ from collections.abc import Sequence
 
 from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS, answer_segment, extract_boxed
 from s1eval.grading.grade import Grade
+from s1eval.grading.segment import cut_inside_thinking, ends_cleanly
 
 LETTERS = "ABCD"
+# A letter given in a box, an answer line or as the whole answer is committed even without a closing period.
+_COMMITTED_RULES = frozenset({"boxed", "answer_line", "bare"})
 # Patterns that run from a given position are anchored (\A, or a lookbehind that refuses to start inside the run
 # they consume), so that even a search over every position stays linear.
 # A letter at the start of a text, after markdown, quotes, brackets, math or \text{.
@@ -183,7 +191,12 @@ def grade_choice(response: str, gold_letter: str, choices: Sequence[str] | None 
     gold = gold_letter.strip().upper()
     if gold not in LETTERS:
         raise ValueError(f"gold letter must be one of {LETTERS}, got {gold_letter!r}")
-    letter, rule = extract_letter(response, choices, delimiters)
+    response = response or ""
+    if cut_inside_thinking(response, delimiters):
+        return Grade(None, False, "unextracted", "cut_in_thinking", finished=False)
+    segment = answer_segment(response, delimiters)
+    letter, rule = letter_from_segment(segment, choices)
+    finished = bool(segment.strip()) and (ends_cleanly(segment) or rule in _COMMITTED_RULES)
     if letter is None:
-        return Grade(None, False, "unextracted", rule)
-    return Grade(letter, letter == gold, "exact", rule)
+        return Grade(None, False, "unextracted", rule, finished=finished)
+    return Grade(letter, letter == gold, "exact", rule, finished=finished)

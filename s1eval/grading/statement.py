@@ -89,7 +89,7 @@ _HEDGE_RE = re.compile(
 )
 _TOKEN_RE = re.compile(r"\x00\d+\x00|\d+(?:[.,]\d+)*|[A-Za-z]+|\s+|.", re.S)
 _UNICODE_VALUES = frozenset("½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞π∞")
-_LIST_JOINT_RE = re.compile(r"[ \t]*(?:,[ \t]+(?:(?:and|or)[ \t]+)?|(?:and|or)[ \t]+)")
+_LIST_JOINT_RE = re.compile(r"(?<![ \t])[ \t]*(?:,[ \t]+(?:(?:and|or)[ \t]+)?|(?:and|or)[ \t]+)")
 _STARTS_WITH_VALUE_RE = re.compile(r"\x00\d+\x00|[-−+]?\d|[½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞√π]")
 _MAX_LISTED = 12
 _VALUE_RE = re.compile(rf"{_PLACEHOLDER}|{_PLAIN_NUMBER}")

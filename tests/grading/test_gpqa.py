@@ -272,3 +272,14 @@ def test_one_megabyte_hostile_response_returns(name):
     # The whole pipeline, whose answer segment may be a bounded window of the response (s1eval.grading.extract).
     text, choices = HOSTILE[name][0](), LOOKALIKE_SETS["assignment"]
     assert extract_letter(text, choices) == letter_from_segment(answer_segment(text), choices)
+
+
+def test_cut_off_responses_name_no_letter_and_are_flagged():
+    from s1eval.grading.gpqa import grade_choice
+
+    thinking = grade_choice("<think>\nHmm, the answer is B. But wait", "B")
+    assert (thinking.correct, thinking.rule, thinking.finished) == (False, "cut_in_thinking", False)
+    mid_sentence = grade_choice("<think>ok</think>The answer is B because the", "B")
+    assert mid_sentence.correct and not mid_sentence.finished  # read, and flagged as cut off
+    committed = grade_choice("<think>ok</think>\n\nFinal Answer: B", "B")
+    assert committed.correct and committed.finished
