@@ -195,11 +195,11 @@ def patch_task_manager(cls) -> bool:
     return True
 
 
-def _notify_sidecar(tracker, task_name) -> None:
+def _notify_sidecar(tracker, task_name, samples) -> None:
     try:
         from s1eval.sidecar import on_samples_saved
 
-        on_samples_saved(tracker, task_name)
+        on_samples_saved(tracker, task_name, samples)
     except Exception as exc:  # the samples are saved already; a missing sidecar must not cost the run
         _log().warning("s1eval: sidecar for task %r not written: %r", task_name, exc, exc_info=True)
 
@@ -229,7 +229,7 @@ def patch_tracker(cls) -> bool:
         if samples is None:
             return None
         result = original(self, task_name, samples, *args, **kwargs)
-        _notify_sidecar(self, task_name)
+        _notify_sidecar(self, task_name, samples)
         return result
 
     setattr(save_results_samples, _MARK, True)

@@ -3,7 +3,9 @@
 lm-eval's `EvaluationTracker.save_results_samples` writes `samples_{task}_{date}.jsonl`; the
 autoload hook calls `on_samples_saved` right after it, and we write
 `s1stats_{task}_{date}.jsonl` in the same folder: one row per request, keyed by
-(task, doc_id, repeat), written atomically (a temporary file renamed into place).
+(task, doc_id, repeat), written atomically (a temporary file renamed into place). Each row also carries
+the grader's ``finished`` flag for that response, read from the samples' ``grading`` (False: cut off
+inside thinking or mid-sentence), so budget statistics and truncation are read side by side.
 """
 
 from __future__ import annotations
@@ -54,12 +56,30 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
-def on_samples_saved(tracker: Any, task_name: str) -> Path | None:
-    """Write the sidecar for `task_name` if s1eval produced statistics for it."""
+def finished_flags(samples: Iterable[dict[str, Any]] | None) -> dict[tuple[int, int], bool]:
+    """(doc_id, repeat) -> the grader's `finished` flag, from logged samples' ``grading`` (a dict, or a list per
+    repeat for the sampling tasks); responses whose grading has no flag are left out."""
+    flags: dict[tuple[int, int], bool] = {}
+    for sample in samples or []:
+        grading = sample.get("grading")
+        items = grading if isinstance(grading, list) else [grading]
+        for repeat, item in enumerate(items):
+            if isinstance(item, dict) and "finished" in item and "doc_id" in sample:
+                flags[(int(sample["doc_id"]), repeat)] = bool(item["finished"])
+    return flags
+
+
+def on_samples_saved(tracker: Any, task_name: str, samples: list[dict[str, Any]] | None = None) -> Path | None:
+    """Write the sidecar for `task_name` if s1eval produced statistics for it (with `samples`' finished flags)."""
     rows = COLLECTOR.pop_task(task_name)
     folder = samples_dir(tracker)
     if not rows or folder is None:
         return None
+    flags = finished_flags(samples)
+    for row in rows:
+        key = (int(row.get("doc_id", -1)), int(row.get("repeat", 0)))
+        if key in flags:
+            row["finished"] = flags[key]
     path = folder / f"s1stats_{task_name}_{tracker.date_id}.jsonl"
     write_jsonl_atomic(path, rows)
     log.info("Wrote budget-forcing statistics of %d requests to %s", len(rows), path)

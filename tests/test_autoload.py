@@ -447,7 +447,7 @@ def test_sidecar_runs_after_samples_are_saved_and_never_breaks_the_run(installed
 
         logging.getLogger("s1eval._autoload").addHandler(Collect(logging.WARNING))
         sidecar = types.ModuleType("s1eval.sidecar")
-        sidecar.on_samples_saved = lambda tracker, task: calls.append(
+        sidecar.on_samples_saved = lambda tracker, task, samples: calls.append(
             [task, len(list(Path({str(out)!r}).glob(f"samples_{{task}}_*.jsonl")))])
         sys.modules["s1eval.sidecar"] = sidecar
 
@@ -458,7 +458,7 @@ def test_sidecar_runs_after_samples_are_saved_and_never_breaks_the_run(installed
                    "filtered_resps": ["a"], "target": "a"}}
         tracker.save_results_samples("task_a", [dict(sample)])
 
-        def boom(tracker, task):
+        def boom(tracker, task, samples):
             raise RuntimeError("boom")
         sidecar.on_samples_saved = boom
         tracker.save_results_samples("task_b", [dict(sample)])

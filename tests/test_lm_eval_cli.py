@@ -60,6 +60,8 @@ def check_run(out: Path, model_path: str, backend: str = "s1hf") -> None:
         assert row["thinking_tokens"] <= 16 and row["budget"] == 16
         assert row["forced"] == ("<|im_start|>answer\nFinal Answer:" in text)
         assert stats_from_text(text, tok)["thinking_tokens"] == row["thinking_tokens"]
+    # The grader's finished flag reaches the sidecar, equal to the sample's own.
+    assert {r["doc_id"]: r["finished"] for r in stats} == {s["doc_id"]: s["grading"]["finished"] for s in samples}
     results = json.loads(sorted(out.rglob("results_*.json"))[0].read_text())
     record = results["config"]["s1_run_record"]
     assert record["backend"] == backend and record["dtype"] == "torch.float32"

@@ -82,3 +82,4 @@ def test_every_repeat_of_a_sampled_row_is_graded(tmp_path, capsys):
     assert "accuracy 0.5000 (4/8)" in err
     # row 0: 23 wins 2:1; row 1: 4 and 5 tie 2:2, the first seen (4) wins
     assert "majority vote 0.5000 (1/2)" in err
+
