@@ -27,6 +27,7 @@ class GoldParseError(ValueError):
 
 _DELIMITED_RE = re.compile(r"\$|\\\(|\\\[")
 _PROSE_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}\s+[A-Za-z]{2,}(?![A-Za-z]*\})")
+_APPROX_RE = re.compile(r"\\approx|≈")
 _PLAIN_NUMBER_RE = re.compile(r"^[+-]?\d[\d.,]*$")
 
 
@@ -131,6 +132,12 @@ def _fallbacks(gold: str, answer: str) -> bool:
     from s1eval.grading.numeric import approx_equal, split_label
 
     g, a = _bare(gold), _bare(answer)
+    approx = _APPROX_RE.split(a)
+    if len(approx) > 1 and not _APPROX_RE.search(g):
+        # "\\theta = \\cos^{-1}(-39/61) \\approx 132.9^\\circ": the value stated last, at its stated precision.
+        tail = _bare(approx[-1].strip().rstrip("."))
+        if _exact_equal(g, tail) or approx_equal(g, tail, _value_of, _exact_equal):
+            return True
     g_value, a_value = split_label(g), split_label(a)
     if g_value is not None and a_value is not None:
         return _exact_equal(g_value, a_value) or approx_equal(g_value, a_value, _value_of, _exact_equal)

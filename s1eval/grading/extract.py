@@ -53,7 +53,8 @@ _ANSWER_TAG_RE = re.compile(
 )
 # A line that is only a header: "**Final Answer**", "### Final Answer", "# Answer" (PRM800K), "Final Answer".
 _ANSWER_HEADER_RE = re.compile(
-    r"^[ \t]*(?:#{1,4}[ \t]*)?(?:(?:\*\*|__)[ \t]*)?(?:the[ \t]+)?(?:final[ \t]+answer|answer)[ \t]*"
+    r"^[ \t]*(?:[-*][ \t]+)?(?:#{1,4}[ \t]*)?(?:(?:\*\*|__)[ \t]*)?(?:\d{1,2}[.)][ \t]*)?(?:step[ \t]+\d{1,2}[ \t]*:[ \t]*)?"
+    r"(?:the[ \t]+)?(?:final[ \t]+answer|answer)[ \t]*"
     r"(?:(?:\*\*|__)[ \t]*)?(?:[:：][ \t]*(?:(?:\*\*|__)[ \t]*)?)?$",
     re.I | re.M,
 )
@@ -149,7 +150,8 @@ def _boxes(text: str) -> tuple[list[tuple[int, int, str]], bool]:
             unclosed_last = True
             break
         unclosed_last = False
-        found.append((m.start(), close + 1, text[m.end() : close].strip()))
+        if text[m.end() : close].strip():  # an empty box is a template echo ("put it in \\boxed{}"), not an answer
+            found.append((m.start(), close + 1, text[m.end() : close].strip()))
     return found, unclosed_last
 
 
@@ -199,16 +201,17 @@ def _clean(ans: str) -> str | None:
 _DISPLAY_OPEN = {"\\[": "\\]", "$$": "$$"}
 
 
-def _display_block(rest: str) -> str | None:
-    """An answer given as display math over several lines (`Answer:\n\\[\n x \n\\]`): its content."""
+def _display_block(rest: str) -> tuple[str | None, int]:
+    """An answer given as display math over several lines (`Answer:\\n\\\\[\\n x \\n\\\\]`): (content, end in `rest`)."""
     stripped = rest.lstrip()
+    skipped = len(rest) - len(stripped)
     for opening, closing in _DISPLAY_OPEN.items():
         if stripped.startswith(opening):
             end = stripped.find(closing, len(opening))
             first_line = stripped.split("\n", 1)[0]
             if end > 0 and closing not in first_line[len(opening) :]:
-                return _clean(stripped[len(opening) : end])
-    return None
+                return _clean(stripped[len(opening) : end]), skipped + end + len(closing)
+    return None, -1
 
 
 def _last_answer_tag(text: str) -> int:
@@ -222,8 +225,8 @@ def _last_answer_tag(text: str) -> int:
 def _reduce_line(line: str) -> str | None:
     """An answer line that is a sentence ("The final answer is $5$. I hope it is correct.") reduced to its value."""
     line = line[:_MAX_LINE_CHARS]  # the answer opens the line; a 1 MB line is not read whole
-    if not re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{2,}", line):
-        return _clean(line)
+    if not re.search(r"(?<![\\A-Za-z])[A-Za-z]{3,}", mask_math(line)[0]):
+        return _clean(line)  # no prose around it: the line is the answer
     masked, spans = mask_math(line)
     first = split_sentences(masked)
     value = value_in(first[0], spans) if first else None
@@ -238,15 +241,27 @@ def extract_answer_line(text: str) -> tuple[str | None, int]:
     if start < 0:
         return None, -1
     rest = text[start:]
-    display = _display_block(rest)
+    display, end = _display_block(rest)
     if display:
-        return display, start + rest.find(display) + len(display)
+        return display, start + end
     offset = start
     for line in rest.split("\n"):
         if line.strip():
-            return _reduce_line(line.strip()), offset + len(line)
+            break
         offset += len(line) + 1
-    return None, -1
+    else:
+        return None, -1
+    if line.strip().rstrip("*_ ").endswith(":"):
+        # "**Final answer**: ... we find the value of $x$:" then the answer on its own lines.
+        after = text[offset + len(line) :]
+        display, end = _display_block(after)
+        if display:
+            return display, offset + len(line) + end
+        following = after.lstrip()
+        if following:
+            next_line = following.split("\n", 1)[0]
+            return _reduce_line(next_line.strip()), offset + len(line) + len(after) - len(following) + len(next_line)
+    return _reduce_line(line.strip()), offset + len(line)
 
 
 def _answer_tag_after_last_box(text: str) -> bool:
@@ -276,7 +291,13 @@ def extract_final_answer(segment: str, ends_clean: bool | None = None) -> Extrac
     nothing in prose."""
     boxed, unclosed, box_end = _boxed_group(segment)
     line, line_end = extract_answer_line(segment)
+    if ends_clean is None:
+        ends_clean = ends_cleanly(segment)
     if line and _answer_tag_after_last_box(segment):
+        later = extract_statement(segment[line_end:]) if ends_clean and line_end >= 0 else None
+        if later is not None and later.answer:
+            # An "Answer:" heading that opened a plan, and the conclusion written after it: the conclusion.
+            return Extraction(_clean(later.answer), "statement", end=len(segment))
         return Extraction(line, "answer_line", end=line_end)
     if boxed is not None:
         return Extraction(boxed, "boxed", end=box_end)
@@ -284,8 +305,6 @@ def extract_final_answer(segment: str, ends_clean: bool | None = None) -> Extrac
         return Extraction(None, "unclosed_box")
     if line:
         return Extraction(line, "answer_line", end=line_end)
-    if ends_clean is None:
-        ends_clean = ends_cleanly(segment)
     if _looks_bare(segment) and not re.search(r"[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+", " ", segment)):
         return Extraction(_clean(segment), "bare", end=len(segment))  # only math: the whole text is the answer
     if ends_clean:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_OPENER_RE = re.compile(r"\$\$|\$|\\\(|\\\[")
+# An escaped dollar (`\$`, a currency sign in LaTeX) neither opens nor closes a formula.
+_OPENER_RE = re.compile(r"(?<!\\)\$\$|(?<!\\)\$|\\\(|\\\[")
 _CLOSER = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 _INLINE = frozenset({"$", "\\("})
 # Two plain words in a row (not a command, not inside \text{...}) do not occur in a formula.
@@ -24,7 +25,11 @@ _MARK = "\x00"
 _PLACEHOLDER_RE = re.compile(_MARK + r"(\d+)" + _MARK)
 # Sentence ends: . ! ? followed by space and a capital/math/markup start, any line break, or a formula followed by
 # a capitalised word ("... $y = 6$ So, the pair is ..." in text whose line breaks were lost).
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])[ \t]+(?=[A-Z\x00$(*_\"'\\])|(?<=\x00)[ \t]+(?=[A-Z][a-z])|\n+")
+# Titles and Latin abbreviations ("Mr. Brennan", "e.g. Bob") do not end a sentence.
+_SENTENCE_SPLIT_RE = re.compile(
+    r"(?<=[.!?])(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bvs\.)(?<!Mrs\.)(?<!e\.g\.)(?<!i\.e\.)"
+    r"[ \t]+(?=[A-Z\x00$(*_\"'\\])|(?<=\x00)[ \t]+(?=[A-Z][a-z])|\n+"
+)
 
 
 @dataclass(frozen=True)
@@ -72,10 +77,13 @@ def _is_prose(text: str, start: int, close: int) -> bool:
 
 
 def _find(text: str, closer: str, start: int, stop: int, absent: dict[str, tuple[int, int]]) -> int:
+    """The first unescaped `closer` in text[start:stop], or -1 (remembering the range where there is none)."""
     lo, hi = absent.get(closer, (0, -1))
     if lo <= start and stop <= hi:
         return -1
     found = text.find(closer, start, stop)
+    while found > 0 and closer[0] == "$" and text[found - 1] == "\\":
+        found = text.find(closer, found + 1, stop)  # `\$` is a dollar sign, not a closer
     if found < 0:
         absent[closer] = (start, stop)
     return found

@@ -43,6 +43,10 @@ _CONTINUATION_RE = re.compile(
 _CLEAN_END_RE = re.compile(r"(?:[.!?。]|\$|\\\]|\\\)|```|\\end\{[A-Za-z*]+\})$")
 _CURRENCY_RE = re.compile(r"(?<![\w$\\])\$(?=\d[\d,]*(?:\.\d+)?(?:[\s.,;!?)]|$))|(?<=\d)[ \t]?\$(?![\w\\{])")
 SHORT_TEXT_CHARS = 600
+# A last line that computes a result ("a + b = 201 + 1004 = 1205") is complete without a period.
+_RESULT_LINE_END_RE = re.compile(r"(?:=|≈|\\approx)[ \t]*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?[ \t]*%?$")
+# A last line of plain math only ("(-∞, 0)", "17/3"): an answer written on its own line.
+_MATH_LINE_RE = re.compile(r"^[-−+*/^()\[\]{},.=<>≤≥∞√π\d\s\\|]+$")
 _WORD_END_RE = re.compile(r"[\d%€£°²³)\]]$")
 _LIST_MARKER_RE = re.compile(r"^(?:\d{1,3}[.)]|[-*•])$")
 _TRAILING_DECORATION = " \t\r\n*_\"'”’)"
@@ -118,7 +122,10 @@ def ends_cleanly(text: str) -> bool:
     if not tail:
         return False
     short = len(text.strip()) < SHORT_TEXT_CHARS
-    if not (_CLEAN_END_RE.search(tail) or (short and _WORD_END_RE.search(tail))):
+    last_line = text[text.rstrip().rfind("\n") + 1 :].strip()
+    math_line = bool(_MATH_LINE_RE.match(last_line[:200])) and any(c.isdigit() or c == "∞" for c in last_line)
+    if not (_CLEAN_END_RE.search(tail) or (short and _WORD_END_RE.search(tail)) or math_line
+            or _RESULT_LINE_END_RE.search(tail)):
         return False
     if tail.endswith(":") or tail.endswith("=") or _unclosed_math(text, tail):
         return False

@@ -54,7 +54,7 @@ def fallback(gold: str, text: str) -> tuple[str | None, bool, str]:
     except GoldParseError as err:
         return None, False, f"gold_error: {err}"
     parsed = parse(text[-FALLBACK_CHARS:], parsing_timeout=None)  # type: ignore[arg-type]
-    extracted = str(parsed[-1]).strip() if len(parsed) >= 2 else ""
+    extracted = str(parsed[-1]).strip().rstrip(" .,;:") if len(parsed) >= 2 else ""
     if not extracted:
         return None, False, ""
     # Our policy (units, percentages, stated-precision decimals) first, Math-Verify's own verdict second.

@@ -117,3 +117,30 @@ def test_other_styles(pool):
     assert len(rows) == 85
     assert {k: v for k, v in disagree.items() if k not in ACCEPTED_STYLES} == {}
     assert not set(ACCEPTED_STYLES) - set(disagree)
+
+
+def test_answers_restated_in_prose_are_still_read(dev, pool):
+    """Real sentence shapes without the box: each dev response whose committed answer is a box near its end is
+    re-graded with the box removed (`\\boxed{X}` -> `X`, so "the answer is $\\boxed{39}$." becomes "the answer is
+    $39$."), against X. The closing-statement reader must still find X in nearly all of them; the misses are
+    responses whose box was the only thing telling two answers apart (several questions answered in one
+    response, "either $\\boxed{9}$ (or $7$)")."""
+    from s1eval.grading.extract import _boxes, extract
+    from s1eval.grading.grade import grade_math_batch
+
+    rows, _ = dev
+    items = []
+    for row in rows:
+        text = row["response"]
+        found = extract(text)
+        if found.rule != "boxed" or not found.finished:
+            continue
+        start, end, content = _boxes(text)[0][-1]
+        if len(text) - end <= 400 and "\\text" not in content:
+            items.append((text[:start] + content + text[end:], content))
+    grades = grade_math_batch(items, pool=pool)
+    read = sum(g.correct for g in grades)
+    print(f"\nanswers restated in prose: {read}/{len(items)} still read; by rule "
+          f"{dict(collections.Counter(g.rule for g in grades))}")
+    assert len(items) > 1200
+    assert read / len(items) >= 0.96
