@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from s1eval.budget.stats import COLLECTOR
+from s1eval.grading import grading_items
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,7 @@ def finished_flags(samples: Iterable[dict[str, Any]] | None) -> dict[tuple[int, 
     repeat for the sampling tasks); responses whose grading has no flag are left out."""
     flags: dict[tuple[int, int], bool] = {}
     for sample in samples or []:
-        grading = sample.get("grading")
-        items = grading if isinstance(grading, list) else [grading]
-        for repeat, item in enumerate(items):
+        for repeat, item in enumerate(grading_items(sample)):
             if isinstance(item, dict) and "finished" in item and "doc_id" in sample:
                 flags[(int(sample["doc_id"]), repeat)] = bool(item["finished"])
     return flags

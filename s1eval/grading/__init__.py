@@ -39,13 +39,15 @@ tests list every remaining disagreement with its reason):
 - Answers in prose count when the response commits to them at its end (v2): "Therefore, Hillary has 7 nickels.",
   "I'm confident that 44 is the correct answer.", "The height is 5 cm." Sign-offs and commentary after the
   conclusion ("I think that's the answer.", end markers) are skipped; the value is the one after "is"/"=" (not
-  the last formula: "the degree of $f(x)$ is 3" is 3); hedge words ("indeed"), count nouns ("9 boys"), ordinals
+  the last formula: "the degree of $f(x)$ is 3" is 3); filler words ("indeed"), count nouns ("9 boys"), ordinals
   (``12^{\\mathrm{th}}`` grade), number words ("three") and unicode math (``½``, ``√3``, ``−``) are normalised.
 - No fishing: a response cut off mid-sentence or mid-formula, or inside its thinking block, states nothing in
-  prose; one that ends on a hedge or a question ("maybe 5 or 6?") is *undecided*; one that takes its result back
-  ("This is incorrect.") is *retracted*: all unextracted and wrong. An unclosed ``\\boxed{`` at the end means the
-  answer was cut off. Exception: when the answer section was cut off before stating anything, a thinking block
-  that had concluded with a committed answer (``**Final Answer** \\boxed{5}``) stands for it.
+  prose; one that ends on a hedge, a question or a negation ("maybe 5 or 6?", "So it is 12. I'm not sure.", "the
+  answer is not 5") is *undecided*; one that takes its result back, after a box too ("This is incorrect.", "Wait, I
+  made an error.") is *retracted*: all unextracted and wrong. An unclosed ``\\boxed{`` at the end means the answer
+  was cut off. Exception: when the answer section was cut off (or left empty) before stating anything, a thinking
+  block that had concluded with a committed answer (``**Final Answer** \\boxed{5}``) stands for it; budget
+  forcing's bare forced ``Final Answer:`` is not such a section (the thinking was capped, not concluded).
 - Fallback: a response that ended cleanly but whose committed answer no rule reads is given to Math-Verify's own
   extraction over its final paragraphs (method ``fallback``); never a cut-off, undecided or retracted one.
 - Every verdict records ``finished``: whether the response reached its answer and stopped there (False: cut off
@@ -66,4 +68,10 @@ from __future__ import annotations
 
 GRADER_VERSION = 2
 
-__all__ = ["GRADER_VERSION"]
+__all__ = ["GRADER_VERSION", "grading_items"]
+
+
+def grading_items(sample: dict) -> list:
+    """The ``grading`` dicts of one logged sample: one, or one per repeat for the sampling tasks (``*_maj``)."""
+    grading = sample.get("grading")
+    return grading if isinstance(grading, list) else [grading]

@@ -20,11 +20,13 @@ for an endpoint without a key), never from the command line.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from s1eval.grading import GRADER_VERSION
@@ -32,6 +34,7 @@ from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS
 from s1eval.grading.grade import Grade, grade_math_batch
 from s1eval.grading.judge import Judge, JudgeConfig, JudgeError, grader_id
 from s1eval.grading.pool import DEFAULT_TIMEOUT_S, WorkerPool
+from s1eval.sidecar import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -179,31 +182,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (KeyError, ValueError, JudgeError) as err:
             print(f"s1eval grade: {err}", file=sys.stderr)
             return 2
+    buffer = io.StringIO()
+    _write(rows, grades, buffer, grader_id(GRADER_VERSION, judge))
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as out:
-            _write(rows, grades, out, grader_id(GRADER_VERSION, judge))
+        write_text_atomic(Path(args.output), buffer.getvalue())  # a rerun never leaves a half-written file
     else:
-        _write(rows, grades, sys.stdout, grader_id(GRADER_VERSION, judge))
+        sys.stdout.write(buffer.getvalue())
+    _print_summary(args.task, grades, judge)
+    return 0
+
+
+def _print_summary(task: str, grades: Sequence[Sequence[Grade]], judge: Judge | None) -> None:
+    """Accuracy, unextracted and cut-off counts (and the vote for sampled rows, the judge's tally) to stderr."""
     flat = [g for row_grades in grades for g in row_grades]
     correct = sum(g.correct for g in flat)
     unextracted = sum(g.method == "unextracted" for g in flat)
     cut_off = sum(not g.finished for g in flat)
     acc = correct / len(flat) if flat else 0.0
-    print(f"{args.task}: accuracy {acc:.4f} ({correct}/{len(flat)}), unextracted {unextracted}, "
+    print(f"{task}: accuracy {acc:.4f} ({correct}/{len(flat)}), unextracted {unextracted}, "
           f"cut off (not finished) {cut_off}", file=sys.stderr)
     repeats = {len(g) for g in grades}
     if repeats != {1} and grades:  # sampled rows: the vote, as the *_maj tasks report it
         from s1eval.grading.voting import majority_correct
 
-        maj = sum(majority_correct(g, TASK_KINDS[args.task]) for g in grades)
-        print(f"{args.task}: {len(grades)} rows with {'/'.join(map(str, sorted(repeats)))} samples each; "
+        maj = sum(majority_correct(g, TASK_KINDS[task]) for g in grades)
+        print(f"{task}: {len(grades)} rows with {'/'.join(map(str, sorted(repeats)))} samples each; "
               f"majority vote {maj / len(grades):.4f} ({maj}/{len(grades)})", file=sys.stderr)
     if judge is not None:
         asked = [g for g in flat if g.judge is not None]
         print(f"judge {judge.config.model}: consulted on {len(asked)}, said yes {sum(g.correct for g in asked)}, "
               f"unusable replies {sum(g.judge['verdict'] is None for g in asked)}; "  # type: ignore[index]
               f"{judge.requests} request(s), {judge.cache_hits} cache hit(s)", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@
   given in several boxes). An unclosed last box means the response was cut off inside its answer: nothing is
   extracted (``unclosed_box``).
 - ``answer_line``: the first non-empty line after the last ``Final Answer:`` / ``Answer:`` tag, a line that is only
-  a ``**Final Answer**`` / ``# Answer`` header, or a GSM8K-style ``#### 42`` line (never the rest of the text). A
-  line that is itself a sentence ("The final answer is $5$. I hope it is correct.") is reduced to its value.
+  a ``**Final Answer**`` / ``# Answer`` header, or a GSM8K-style ``#### 42`` line. A line that is itself a
+  sentence ("The final answer is $5$. I hope it is correct.") is reduced to the value it states (a sentence that
+  states none, like "First we compute", is no answer); a heading that ends in ":" is answered by the next line;
+  a closing statement written after the tagged line (the heading opened a plan) wins over it.
 - ``statement``: a closing statement in the final sentences (`s1eval.grading.statement`: sign-offs skipped, the
   value after "is"/"=" rather than the last formula), read only when the response ends cleanly
   (`segment.ends_cleanly`); a hedged or questioning last statement is ``undecided`` and nothing is extracted.
@@ -39,16 +41,17 @@ from s1eval.grading.segment import (
     strip_closing_markers,
 )
 from s1eval.grading.mathspans import mask_math, split_sentences, unmask
-from s1eval.grading.statement import extract_statement, value_in
+from s1eval.grading.prose_value import value_in
+from s1eval.grading.statement import extract_statement, retracts
 
-__all__ = ["DEFAULT_ANSWER_DELIMITERS", "Extraction", "answer_segment", "extract", "extract_boxed",
+__all__ = ["ANSWER_TAG_RE", "DEFAULT_ANSWER_DELIMITERS", "Extraction", "answer_segment", "extract", "extract_boxed",
            "extract_final_answer", "match_brace"]
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOX_SEP_RE = re.compile(r"^(?:\\quad|\\qquad|\\,|\\;|\\ |\\\)|\\\(|\\\[|\\\]|\\text\{\s*(?:and|or)\s*\}|and|or|[\s,;$.])*$")
 # "\boxed{a} for part (a) and \boxed{b}": a joining word with a few words around it still joins the boxes.
 _BOX_SEP_AND_RE = re.compile(r"^[^{}]{0,40}$")
-_ANSWER_TAG_RE = re.compile(
+ANSWER_TAG_RE = re.compile(
     r"(?:\*\*|__)?\b(?:final\s+answer|answer)\b\s*(?:(?:\*\*|__)\s*)?[:：]\s*(?:\*\*|__)?", re.I
 )
 # A line that is only a header: "**Final Answer**", "### Final Answer", "# Answer" (PRM800K), "Final Answer".
@@ -60,8 +63,13 @@ _ANSWER_HEADER_RE = re.compile(
 )
 # GSM8K's convention: the answer on a line of its own after "####".
 _HASH_ANSWER_RE = re.compile(r"^[ \t]*####[ \t]*(?=[-$\\\d(])", re.M)
+# Words between two boxes that make the earlier one an intermediate result ("$a = \\boxed{2}$ and the final
+# answer is $\\boxed{5}$"); count nouns and part labels ("\\boxed{1} papers and \\boxed{2} bins") still join.
+_BOX_SPLIT_WORDS = frozenset({"answer", "final", "is", "are", "was", "equals", "therefore", "thus", "hence", "so",
+                              "gives", "get", "becomes", "simplest", "simplified", "form", "which", "that", "then"})
 _MAX_BARE_LEN = 160
 _MAX_LINE_CHARS = 1_500
+_LIST_PREFIX_RE = re.compile(r"^\s*\d{1,2}[.)]\s+(?=\S)")
 # What may follow a committed answer at the very end of a response (punctuation, closing markup).
 _DECORATION = " \t\r\n.,;:!*_$\\])}\"'`"
 
@@ -75,7 +83,10 @@ class Extraction:
     # retracted | continues (no answer; see `statement.Statement` for the last three)
     rule: str
     finished: bool = False
-    end: int = -1  # where the text the answer came from ends in the segment (-1: unknown or none)
+    # Where the text the answer came from ends in the segment: a box's end, a value-only answer line's end, the
+    # segment's end for a closing statement; -1 when unknown or when that end says nothing about the response's
+    # (a prose answer line), -2 marks undecided boxes inside `_boxed_group` only.
+    end: int = -1
 
 
 def extract(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_DELIMITERS) -> Extraction:
@@ -86,8 +97,8 @@ def extract(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_DELIMITE
     segment = answer_segment(response, delimiters)
     clean = ends_cleanly(segment)
     found = extract_final_answer(segment, clean)
-    finished = bool(segment.strip()) and (clean or _at_end(segment, found))
-    if found.answer is None and not finished and _answer_started(segment):
+    finished = bool(segment.strip()) and found.rule != "unclosed_box" and (clean or _at_end(segment, found))
+    if found.answer is None and not finished and (_answer_started(segment) or not segment.strip()):
         # The answer section was cut off before it stated an answer: a thinking block that concluded with a
         # committed answer stands for it (the response is still not `finished`).
         delimiter = max((response.rfind(d) for d in delimiters if d), default=-1)
@@ -105,7 +116,7 @@ def _at_end(text: str, found: Extraction) -> bool:
 
 def _answer_started(segment: str) -> bool:
     """Whether the answer section holds more than an answer tag (budget forcing's bare "Final Answer:")."""
-    return bool(_ANSWER_TAG_RE.sub("", segment[:200], count=1).strip())
+    return bool(ANSWER_TAG_RE.sub("", segment[:200], count=1).strip())
 
 
 def _thinking_conclusion(thinking: str) -> Extraction:
@@ -156,23 +167,34 @@ def _boxes(text: str) -> tuple[list[tuple[int, int, str]], bool]:
 
 
 def _boxed_group(text: str) -> tuple[str | None, bool, int]:
-    """(joined content of the last box group, whether an unclosed box ended the text, end of the last box)."""
+    """(joined content of the last box group, whether an unclosed box ended the text, end of the last box).
+
+    Boxes join only across separators ("\\boxed{1}, \\boxed{2}", "\\boxed{a} for part (a) and \\boxed{b}"); words
+    such as "the final answer is" between two boxes mean the earlier box was an intermediate result. The same
+    content boxed twice counts once. "Either \\boxed{3} or \\boxed{5}" is undecided: content None, end -2."""
     boxes, unclosed = _boxes(text)
     if unclosed or not boxes:
         return None, unclosed, -1
     group = [boxes[-1]]
     for box in reversed(boxes[:-1]):
         between = text[box[1] : group[0][0]]
-        if len(between) > 40:
-            break
-        plain = re.sub(r"\\text\s*\{([^{}]*)\}", r"\1", between)
-        joined = _BOX_SEP_RE.match(between) or (
-            re.search(r"\b(?:and|or)\b", plain) and _BOX_SEP_AND_RE.match(plain) and "boxed" not in plain
-        )
-        if not joined:
+        if len(between) > 40 or not _joins_boxes(between):
             break
         group.insert(0, box)
-    return ", ".join(b[2] for b in group), False, boxes[-1][1]
+    if len(group) > 1 and re.search(r"\beither\b", text[max(0, group[0][0] - 40) : group[0][0]], re.I):
+        return None, False, -2
+    contents = list(dict.fromkeys(b[2] for b in group))
+    return ", ".join(contents), False, boxes[-1][1]
+
+
+def _joins_boxes(between: str) -> bool:
+    """Whether the text between two boxes only separates them (punctuation, and/or, part labels, count nouns)."""
+    if _BOX_SEP_RE.match(between):
+        return True
+    plain = re.sub(r"\\text\s*\{([^{}]*)\}", r"\1", between)
+    if "boxed" in plain or not re.search(r"\b(?:and|or)\b", plain) or not _BOX_SEP_AND_RE.match(plain):
+        return False
+    return not any(w.lower() in _BOX_SPLIT_WORDS for w in re.findall(r"[A-Za-z]+", plain))
 
 
 def extract_boxed(text: str) -> tuple[str | None, bool]:
@@ -216,52 +238,63 @@ def _display_block(rest: str) -> tuple[str | None, int]:
 
 def _last_answer_tag(text: str) -> int:
     """Where the text after the last answer tag, header line or `####` marker starts (-1: none)."""
-    ends = [m.end() for m in _ANSWER_TAG_RE.finditer(text)]
+    ends = [m.end() for m in ANSWER_TAG_RE.finditer(text)]
     ends += [m.end() for m in _ANSWER_HEADER_RE.finditer(text)]
     ends += [m.end() for m in _HASH_ANSWER_RE.finditer(text)]
     return max(ends, default=-1)
 
 
-def _reduce_line(line: str) -> str | None:
-    """An answer line that is a sentence ("The final answer is $5$. I hope it is correct.") reduced to its value."""
-    line = line[:_MAX_LINE_CHARS]  # the answer opens the line; a 1 MB line is not read whole
-    if not re.search(r"(?<![\\A-Za-z])[A-Za-z]{3,}", mask_math(line)[0]):
-        return _clean(line)  # no prose around it: the line is the answer
+def _reduce_line(line: str, complete: bool) -> tuple[str | None, bool]:
+    """(answer, whether the line is prose) for the line after an answer tag.
+
+    A line without prose is the answer. A sentence ("The final answer is $5$. I hope it is correct.") is reduced
+    to the value it states; one that states none ("First we compute", "The") gives no answer, unless it is a short
+    complete line ("Navin.", "Tuesday" followed by a line break): a word answer. `complete`: the line ends with
+    a period or a line break follows it (a line cut off at the end of the response is not)."""
+    line = _LIST_PREFIX_RE.sub("", line[:_MAX_LINE_CHARS])  # "1. First we compute": a list, not the answer 1
     masked, spans = mask_math(line)
+    if not re.search(r"(?<![\\A-Za-z])[A-Za-z]{3,}", masked):
+        return _clean(line), False
     first = split_sentences(masked)
     value = value_in(first[0], spans) if first else None
     if value:
-        return _clean(value)
-    return _clean(unmask(first[0], spans)) if first else None
+        return _clean(value), True
+    if complete and len(re.findall(r"[A-Za-z]+", masked)) <= 3:
+        return _clean(line), False  # a word answer, whole
+    return None, True
 
 
-def extract_answer_line(text: str) -> tuple[str | None, int]:
-    """(answer, end offset) from the first non-empty line after the last answer tag; (None, -1) when none."""
+def extract_answer_line(text: str) -> tuple[str | None, int, bool]:
+    """(answer, end offset, whether the line is prose) from the first non-empty line after the last answer tag;
+    (None, -1, False) when there is none."""
     start = _last_answer_tag(text)
     if start < 0:
-        return None, -1
+        return None, -1, False
     rest = text[start:]
     display, end = _display_block(rest)
     if display:
-        return display, start + end
+        return display, start + end, False
     offset = start
     for line in rest.split("\n"):
         if line.strip():
             break
         offset += len(line) + 1
     else:
-        return None, -1
+        return None, -1, False
     if line.strip().rstrip("*_ ").endswith(":"):
         # "**Final answer**: ... we find the value of $x$:" then the answer on its own lines.
         after = text[offset + len(line) :]
         display, end = _display_block(after)
         if display:
-            return display, offset + len(line) + end
+            return display, offset + len(line) + end, False
         following = after.lstrip()
-        if following:
-            next_line = following.split("\n", 1)[0]
-            return _reduce_line(next_line.strip()), offset + len(line) + len(after) - len(following) + len(next_line)
-    return _reduce_line(line.strip()), offset + len(line)
+        if not following:
+            return None, -1, False
+        offset += len(line) + len(after) - len(following)
+        line = following.split("\n", 1)[0]
+    end = offset + len(line)
+    answer, prose = _reduce_line(line.strip(), complete=end < len(text) or line.rstrip().endswith("."))
+    return answer, end, prose
 
 
 def _answer_tag_after_last_box(text: str) -> bool:
@@ -274,7 +307,7 @@ def _answer_tag_after_last_box(text: str) -> bool:
 def _looks_bare(text: str) -> bool:
     """One short line that is mostly math (few plain words, some digit or math sign), e.g. `$\\frac12$`, `(1, 2)`."""
     text = text.strip()
-    if not text or "\n" in text or len(text) > _MAX_BARE_LEN or _ANSWER_TAG_RE.search(text):
+    if not text or "\n" in text or len(text) > _MAX_BARE_LEN or ANSWER_TAG_RE.search(text):
         return False
     if len(text) > 2 and not re.search(r"[\d\\$=+\-*/^()\[\]{}<>|]", text):
         return False  # plain words ("lol", "Final Answer") are not a math answer
@@ -290,21 +323,30 @@ def extract_final_answer(segment: str, ends_clean: bool | None = None) -> Extrac
     `ends_clean` (default: computed) gates the closing-statement rule: a response cut off mid-sentence states
     nothing in prose."""
     boxed, unclosed, box_end = _boxed_group(segment)
-    line, line_end = extract_answer_line(segment)
+    line, line_end, prose = extract_answer_line(segment)
+    # A prose answer line is committed where the response ends cleanly, not because the line ends it.
+    line_mark = -1 if prose else line_end
     if ends_clean is None:
         ends_clean = ends_cleanly(segment)
     if line and _answer_tag_after_last_box(segment):
-        later = extract_statement(segment[line_end:]) if ends_clean and line_end >= 0 else None
+        after = segment[line_end:] if line_end >= 0 else ""
+        later = extract_statement(after) if ends_clean and after.strip() else None
         if later is not None and later.answer:
             # An "Answer:" heading that opened a plan, and the conclusion written after it: the conclusion.
             return Extraction(_clean(later.answer), "statement", end=len(segment))
-        return Extraction(line, "answer_line", end=line_end)
+        if retracts(after):
+            return Extraction(None, "retracted")
+        return Extraction(line, "answer_line", end=line_mark)
+    if box_end == -2:
+        return Extraction(None, "undecided")
     if boxed is not None:
+        if retracts(segment[box_end:]):
+            return Extraction(None, "retracted")
         return Extraction(boxed, "boxed", end=box_end)
     if unclosed:
         return Extraction(None, "unclosed_box")
     if line:
-        return Extraction(line, "answer_line", end=line_end)
+        return Extraction(line, "answer_line", end=line_mark)
     if _looks_bare(segment) and not re.search(r"[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+", " ", segment)):
         return Extraction(_clean(segment), "bare", end=len(segment))  # only math: the whole text is the answer
     if ends_clean:

@@ -25,7 +25,8 @@ is wrong and logged as ``unextracted``: never default to "A" (the s1 fork did, s
 one-in-four chance of counting as correct).
 
 A response cut off inside its thinking block (``<think>`` with no ``</think>`` after it) names no letter (rule
-``cut_in_thinking``): a letter weighed while thinking is not a choice made. Every grade records ``finished`` as the
+``cut_in_thinking``): a letter weighed while thinking is not a choice made. A ``statement`` counts only where the
+response ended cleanly and its last paragraph does not hedge between letters ("(B) or (C)", "maybe C", "B?"). Every grade records ``finished`` as the
 math grader does: False when the response was cut off inside thinking, or stopped mid-sentence without a
 committed letter (a box or an answer line).
 
@@ -39,11 +40,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS, answer_segment, extract_boxed
+from s1eval.grading.extract import ANSWER_TAG_RE, DEFAULT_ANSWER_DELIMITERS, answer_segment, extract_boxed
 from s1eval.grading.grade import Grade
 from s1eval.grading.segment import cut_inside_thinking, ends_cleanly
 
 LETTERS = "ABCD"
+# "B? Let me reconsider", "(B) or (C)", "maybe it is C": no letter is chosen.
+_UNDECIDED_RE = re.compile(
+    r"\?|\b(?:or|maybe|perhaps|probably|possibly|might|could\s+be|not\s+sure|either)\s+(?:\(?[A-D]\)?(?![A-Za-z])|it)",
+)
 # A letter given in a box, an answer line or as the whole answer is committed even without a closing period.
 _COMMITTED_RULES = frozenset({"boxed", "answer_line", "bare"})
 # Patterns that run from a given position are anchored (\A, or a lookbehind that refuses to start inside the run
@@ -60,7 +65,6 @@ _NOT_A_LABEL = re.compile(
 )
 # "Answer: A good choice is ..." uses the article, not the letter.
 _ARTICLE_RE = re.compile(r"A\s+(?!(?:is|was|seems|would|should|must|and|or)\b)[a-z]")
-_ANSWER_TAG_RE = re.compile(r"\b(?:final\s+answer|answer)\b[\s*_]*[:：][\s*_]*", re.I)
 _STATEMENT_RE = re.compile(r"\b(?:answer|option|choice)\s+(?:is|would\s+be|should\s+be|must\s+be)\b")
 # Between "the answer is" and what it names; every part is optional, so the match never backtracks.
 _STATEMENT_LEAD = re.compile(r"\s*(?::\s*)?(?:(?:option|choice)\s+)?(?:(?:definitely|clearly)\s+)?")
@@ -119,7 +123,7 @@ def _first_line(text: str, start: int) -> str:
 
 def _from_answer_line(segment: str, keys: Sequence[str]) -> str | None:
     tag = None
-    for tag in _ANSWER_TAG_RE.finditer(segment):
+    for tag in ANSWER_TAG_RE.finditer(segment):
         pass
     if tag is None:
         return None
@@ -173,7 +177,9 @@ def letter_from_segment(segment: str, choices: Sequence[str] | None = None) -> t
         return letter, "answer_line"
     stripped = segment.strip()
     paragraphs = [p for p in re.split(r"\n\s*\n", stripped) if p.strip()]
-    letter = _from_statement(paragraphs[-1] if paragraphs else "", keys)
+    last = paragraphs[-1] if paragraphs else ""
+    # As for math answers: a statement counts where the response ended cleanly and did not hedge between letters.
+    letter = _from_statement(last, keys) if ends_cleanly(segment) and not _UNDECIDED_RE.search(last) else None
     if letter:
         return letter, "statement"
     bare = _BARE_SEGMENT_RE.fullmatch(stripped)

@@ -48,7 +48,8 @@ class Grade:
     # Set when the LLM judge was consulted: {model, prompt_version, verdict ("yes" | "no" | None)[, error]}.
     judge: dict[str, Any] | None = field(default=None, hash=False)
     # Whether the response reached an answer and stopped there (False: cut off inside thinking or mid-sentence).
-    finished: bool = True
+    # No default claims a response finished: every grader sets it.
+    finished: bool = False
 
     def as_log(self) -> dict[str, object]:
         """A JSON-serialisable dict for lm-eval sample logs and `s1eval grade` output rows (``judge`` only if set)."""

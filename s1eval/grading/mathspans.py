@@ -20,7 +20,7 @@ _CLOSER = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 _INLINE = frozenset({"$", "\\("})
 # Two plain words in a row (not a command, not inside \text{...}) do not occur in a formula.
 _PROSE_RE = re.compile(r"(?<![A-Za-z\\{])[A-Za-z]{2,}[ \t]+[A-Za-z]{2,}(?![A-Za-z]*\})")
-# Placeholders use characters that never occur in model output.
+# Placeholders are NUL-delimited; `mask_math` removes any NUL of the input first, so a response cannot forge one.
 _MARK = "\x00"
 _PLACEHOLDER_RE = re.compile(_MARK + r"(\d+)" + _MARK)
 # Sentence ends: . ! ? followed by space and a capital/math/markup start, any line break, or a formula followed by
@@ -91,6 +91,7 @@ def _find(text: str, closer: str, start: int, stop: int, absent: dict[str, tuple
 
 def mask_math(text: str) -> tuple[str, list[Span]]:
     """The text with every math span replaced by a placeholder, and the spans in placeholder order."""
+    text = text.replace(_MARK, "")
     spans = math_spans(text)
     if not spans:
         return text, spans

@@ -48,6 +48,7 @@ _RESULT_LINE_END_RE = re.compile(r"(?:=|≈|\\approx)[ \t]*[-−]?\d[\d,]*(?:\.\
 # A last line of plain math only ("(-∞, 0)", "17/3"): an answer written on its own line.
 _MATH_LINE_RE = re.compile(r"^[-−+*/^()\[\]{},.=<>≤≥∞√π\d\s\\|]+$")
 _WORD_END_RE = re.compile(r"[\d%€£°²³)\]]$")
+_INTRO_RE = re.compile(r"\b(?:therefore|thus|hence|so|finally|answer|result|total|sum|conclusion)\b", re.I)
 _LIST_MARKER_RE = re.compile(r"^(?:\d{1,3}[.)]|[-*•])$")
 _TRAILING_DECORATION = " \t\r\n*_\"'”’)"
 
@@ -64,6 +65,8 @@ def answer_segment(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_D
     end = _END_MARKER_RE.search(segment)
     if end is not None:
         segment = segment[: end.start()]
+    if "\x00" in segment:
+        segment = segment.replace("\x00", "")  # the formula masks use NUL; it carries nothing in a response
     if len(segment) > MAX_SEGMENT_CHARS:
         segment = segment[-MAX_SEGMENT_CHARS:]
     return segment
@@ -122,10 +125,7 @@ def ends_cleanly(text: str) -> bool:
     if not tail:
         return False
     short = len(text.strip()) < SHORT_TEXT_CHARS
-    last_line = text[text.rstrip().rfind("\n") + 1 :].strip()
-    math_line = bool(_MATH_LINE_RE.match(last_line[:200])) and any(c.isdigit() or c == "∞" for c in last_line)
-    if not (_CLEAN_END_RE.search(tail) or (short and _WORD_END_RE.search(tail)) or math_line
-            or _RESULT_LINE_END_RE.search(tail)):
+    if not (_CLEAN_END_RE.search(tail) or (short and _WORD_END_RE.search(tail)) or _result_line(tail)):
         return False
     if tail.endswith(":") or tail.endswith("=") or _unclosed_math(text, tail):
         return False
@@ -133,6 +133,20 @@ def ends_cleanly(text: str) -> bool:
     if _LIST_MARKER_RE.match(last_line):
         return False  # "1." opening a list item that never came
     return not continues_reasoning(_last_sentence(tail).lstrip("*_#> -"))
+
+
+def _result_line(tail: str) -> bool:
+    """A last line of plain math that gives a result ("= 1205", "(-∞, 0)", "17/3") right after a line that
+    introduces it ("Adding these together:", "**Final answer**"): complete without a period. A line of math after
+    anything else may have been cut off ("12 + 35 + 7 +", "18 + 9 = 2" from 27)."""
+    lines = [line.strip() for line in tail.split("\n") if line.strip()]
+    if len(lines) < 2 or lines[-1][-1] in "+-−*/×÷^=(,[{\\":
+        return False
+    last, before = lines[-1], lines[-2].rstrip("*_ ")
+    is_math = bool(_MATH_LINE_RE.match(last[:200])) and any(c.isdigit() or c == "∞" for c in last)
+    if not (is_math or _RESULT_LINE_END_RE.search(last)):
+        return False
+    return before.endswith(":") or lines[-2].startswith(("**", "#")) or bool(_INTRO_RE.search(before))
 
 
 def _unclosed_math(text: str, tail: str) -> bool:
@@ -149,10 +163,3 @@ def odd_dollars(line: str) -> bool:
     if dollars.count("$") % 2 == 0:
         return False
     return _CURRENCY_RE.sub("", dollars).count("$") % 2 == 1
-
-
-def is_finished(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_DELIMITERS) -> bool:
-    """Whether the response reached an answer and stopped cleanly (not cut off inside thinking or mid-sentence)."""
-    if not response.strip() or cut_inside_thinking(response, delimiters):
-        return False
-    return ends_cleanly(answer_segment(response, delimiters))

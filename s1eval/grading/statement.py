@@ -23,13 +23,14 @@ from dataclasses import dataclass
 
 from s1eval.grading.mathspans import Span, mask_math, split_sentences
 from s1eval.grading.normalize import NUMBER_WORDS
-from s1eval.grading.prose_value import MAX_SENTENCE_CHARS, leading_value, value_in
+from s1eval.grading.prose_value import MAX_SENTENCE_CHARS, value_in
 from s1eval.grading.segment import continues_reasoning
 
-__all__ = ["Statement", "extract_statement", "leading_value", "value_in"]
+__all__ = ["Statement", "extract_statement", "retracts"]
 
 WINDOW_CHARS = 4_000
 MAX_SKIPPED_CHARS = 600
+_RETRACTION_WINDOW = 2_000
 
 _NUMBER_WORD_RE = re.compile(r"\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.I)
 _VALUE_CHAR_RE = re.compile(r"[\d\x00½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞√π∞]")
@@ -55,14 +56,23 @@ _ENDS_WITH_VALUE_RE = re.compile(
     re.I,
 )
 _HEDGE_WORDS_RE = re.compile(
-    r"\b(?:maybe|perhaps|might|could\s+be|possibly|not\s+sure|unsure|uncertain|either|not\s+certain)\b", re.I
+    r"\b(?:maybe|perhaps|might|could\s+be|possibly|probably|likely|not\s+sure|unsure|uncertain|either|not\s+certain|"
+    r"i\s+guess|not\s+confident)\b",
+    re.I,
 )
-_HEDGED_START_RE = re.compile(r"^(?:maybe|perhaps|possibly|probably)\b", re.I)
+# "The value of x is not 5.", "The answer cannot be 5.": a value stated under a negation is not committed to.
+_NEGATION_RE = re.compile(r"\b(?:not|never|cannot|can't|isn't|aren't|wasn't|doesn't)\b", re.I)
+_HEDGED_START_RE = re.compile(r"^(?:maybe|perhaps|possibly|probably|i\s+guess)\b", re.I)
 _LAST_COPULA_RE = re.compile(r"\b(?:is|are|be|equals?)\b|=", re.I)
 _VALUE_START_RE = re.compile(r"\x00|\d")
+# Taking the result back: the answer / this / my calculation is wrong, or an error was made. A contradiction
+# reached in some other case ("The other case leads to a contradiction.") takes nothing back.
 _RETRACTION_RE = re.compile(
-    r"\b(?:incorrect|wrong|mistake|error|impossible|contradiction|invalid|not\s+(?:correct|right|possible|valid)|"
-    r"doesn'?t\s+(?:make\s+sense|match|work|seem\s+right)|does\s+not\s+(?:make\s+sense|match|work))\b",
+    r"^(?:(?:but|hmm+|wait|actually|oh|oops|no)\b[,.!\s]*)*(?:(?:this|that|it|my\s+\w+|the\s+(?:answer|result|"
+    r"calculation|solution))\s+(?:is|was|seems|must\s+be|'s)\s+(?:not\s+(?:correct|right|valid)|incorrect|wrong|"
+    r"impossible|invalid)|(?:this|that)\s+(?:can'?t|cannot)\s+be\s+right|i\s+(?:made|have\s+made)\s+(?:a|an)\s+"
+    r"(?:mistake|error)|there\s+(?:is|must\s+be)\s+(?:a|an)\s+(?:mistake|error)\s+in\s+my)|"
+    r"\bthat'?s?\s+(?:wrong|incorrect|not\s+right)\b",
     re.I,
 )
 # A remark after the conclusion ("Note: this assumes x > 0.", "This is the final answer, ...") is commentary even
@@ -126,6 +136,8 @@ def extract_statement(segment: str) -> Statement:
                 return Statement(None, "continues")
             if _RETRACTION_RE.search(bare):
                 return Statement(None, "retracted")
+            if _HEDGE_WORDS_RE.search(bare):
+                return Statement(None, "undecided")  # "So the answer is 12. I'm not sure."
             skipped += len(bare)
             if skipped > MAX_SKIPPED_CHARS:
                 return Statement(None, "none")
@@ -158,7 +170,15 @@ def _undecided(sentence: str) -> bool:
     end = values[-1].start() if values else len(sentence)
     copulas = [c for c in _LAST_COPULA_RE.finditer(sentence, 0, end)]
     start = max(0, copulas[-1].start() - 16) if copulas else 0
-    return bool(_HEDGE_WORDS_RE.search(sentence, start, end))
+    negated_from = max(0, copulas[-1].start() - 8) if copulas else end  # "cannot be 5", "is not 5"
+    return bool(_HEDGE_WORDS_RE.search(sentence, start, end) or _NEGATION_RE.search(sentence, negated_from, end))
+
+
+def retracts(text: str) -> bool:
+    """Whether the text after a committed answer takes it back ("Actually, this is incorrect.", "Wait, I made an
+    error."); only its first sentences are read (what follows a box is short, and a long text is not re-scanned)."""
+    masked, _ = mask_math(text[:_RETRACTION_WINDOW])
+    return any(_RETRACTION_RE.search(_content(sentence)) for sentence in split_sentences(masked)[:6])
 
 
 def _decide(sentence: str, spans: list[Span], committed: bool = False) -> Statement:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s1eval.grading import grading_items
+
 SAMPLES_RE = re.compile(r"^samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.jsonl$")
 SCORE_KEYS = ("exact_match", "acc")
 
@@ -120,16 +122,12 @@ def row_scores(row: dict[str, Any], where: str) -> list[float]:
 
 def row_cut_off(row: dict[str, Any]) -> int | None:
     """How many of a row's samples the grader flagged as not finished; None when its grading has no flag."""
-    grading = row.get("grading")
-    items = grading if isinstance(grading, list) else [grading]
-    flags = [g["finished"] for g in items if isinstance(g, dict) and "finished" in g]
+    flags = [g["finished"] for g in grading_items(row) if isinstance(g, dict) and "finished" in g]
     return sum(not f for f in flags) if flags else None
 
 
 def _grader_version(row: dict[str, Any]) -> Any:
-    grading = row.get("grading")
-    items = grading if isinstance(grading, list) else [grading]
-    versions = {g.get("grader_version") for g in items if isinstance(g, dict)}
+    versions = {g.get("grader_version") for g in grading_items(row) if isinstance(g, dict)}
     return versions.pop() if len(versions) == 1 else None
 
 

@@ -233,7 +233,7 @@ HOSTILE = {
     "colons after 'the answer is'": (lambda: "the answer is" + ":" * MB, (None, "none")),
     "spaces after 'answer'/'option'": (lambda: _mb("the option answer "), (None, "none")),
     "repeated statements": (lambda: _mb("the answer is x "), (None, "none")),
-    "repeated statements, then a letter": (lambda: _mb("the answer is x ") + " the answer is C", ("C", "statement")),
+    "repeated statements, then a letter": (lambda: _mb("the answer is x ") + " the answer is C.", ("C", "statement")),
     "letters": (lambda: _mb("A "), (None, "none")),
     "labels": (lambda: _mb("(A) "), (None, "none")),
     "choice fragments": (lambda: _mb("A = cyclohexanone, B = "), (None, "none")),
@@ -280,6 +280,8 @@ def test_cut_off_responses_name_no_letter_and_are_flagged():
     thinking = grade_choice("<think>\nHmm, the answer is B. But wait", "B")
     assert (thinking.correct, thinking.rule, thinking.finished) == (False, "cut_in_thinking", False)
     mid_sentence = grade_choice("<think>ok</think>The answer is B because the", "B")
-    assert mid_sentence.correct and not mid_sentence.finished  # read, and flagged as cut off
+    assert (mid_sentence.extracted, mid_sentence.finished) == (None, False)  # cut off: no statement is read
+    for hedged in ("The answer is B? Let me reconsider.", "The answer is (B) or (C).", "It is B, or maybe it is C."):
+        assert grade_choice(hedged, "B").extracted is None, hedged
     committed = grade_choice("<think>ok</think>\n\nFinal Answer: B", "B")
     assert committed.correct and committed.finished
