@@ -28,6 +28,7 @@ from s1eval.grading.equivalence import GoldParseError
 from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS, Extraction, answer_segment, extract
 from s1eval.grading.judge import Judge
 from s1eval.grading.pool import WorkerPool, default_pool
+from s1eval.grading.segment import without_code
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ def _job(found: Extraction, response: str, gold: str, kind: str,
     if found.answer is not None:
         return "decide", (gold, found.answer, kind)
     if found.finished and found.rule in _FALLBACK_RULES:
-        return "fallback", (gold, answer_segment(response, delimiters))
+        text = without_code(answer_segment(response, delimiters))
+        return ("fallback", (gold, text)) if text.strip() else None
     return None
 
 

@@ -37,7 +37,7 @@ _END_MARKER_RE = re.compile("|".join(re.escape(m) for m in END_MARKERS))
 _CONTINUATION_RE = re.compile(
     r"^(?:(?:let\s+me|let's|let\s+us)(?!\s+(?:know|hope)\b)|wait|hmm+|but\b|alternatively|first\b|maybe|perhaps|"
     r"i\s+(?:need|should|will|must|have\s+to)|we\s+(?:need|should|will|must|have\s+to)|suppose|consider|"
-    r"to\s+(?:find|solve|compute|do)|so\s+let)",
+    r"to\s+(?:find|solve|compute|do)|so\s+let|reach(?:ed)?\s+(?:the\s+)?max\w*\s+\w+(?:\s+\w+)?\s+limit)",
     re.I,
 )
 _CLEAN_END_RE = re.compile(r"(?:[.!?。]|\$|\\\]|\\\)|```|\\end\{[A-Za-z*]+\})$")
@@ -77,6 +77,12 @@ _CLOSING_MARKERS = ("<|end_of_thought|>", "</think>", "<|im_start|>")
 _PARTIAL_TOKEN_RE = re.compile(r"<[|｜/]?[\w▁|｜]{0,30}$")
 
 
+def without_code(text: str) -> str:
+    """`text` without its fenced code blocks (```...```): code and tool output state no answer."""
+    parts = text.split("```")
+    return "".join(parts[0::2])
+
+
 def last_thinking_open(response: str) -> int:
     """Where the last thinking opener starts (-1: none)."""
     return max(response.rfind(opener) for opener in THINKING_OPENERS)
@@ -105,7 +111,8 @@ def cut_inside_thinking(response: str, delimiters: tuple[str, ...] = DEFAULT_ANS
 
 
 def continues_reasoning(sentence: str) -> bool:
-    """Whether a sentence announces more reasoning ("Let me check.", "Wait, ...", "Alternatively, ...")."""
+    """Whether a sentence announces more reasoning ("Let me check.", "Wait, ...", "Alternatively, ...") or says a
+    harness stopped it ("Reach max function call limit.")."""
     return bool(_CONTINUATION_RE.match(sentence))
 
 

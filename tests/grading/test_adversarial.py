@@ -105,3 +105,14 @@ def test_aime_integers(pool):
     assert grade_math("\\boxed{1{,}000}", "1000", kind="aime", pool=pool).correct
     assert not grade_math("\\boxed{24}", "23", kind="aime", pool=pool).correct
     assert grade_math("\\boxed{\\frac{46}{2}}", "23", kind="aime", pool=pool).correct
+
+
+@pytest.mark.parametrize("response", [
+    # Qwen2.5-Math's tool-integrated format: the harness stopped the response; its last tool output is not an answer.
+    "Let's compute it.\n```python\nprint(50)\n```\n```output\n50\n```\n\nReach max function call limit.",
+    # A response that ends in code states no answer in prose: the fallback does not read numbers out of code.
+    "We verify with code.\n```python\nresult = 25 + 25\nprint(result)  # 50\n```",
+])
+def test_tool_output_and_code_are_not_answers(pool, response):
+    grade = grade_math(response, "50", pool=pool)
+    assert (grade.correct, grade.method) == (False, "unextracted")
