@@ -48,6 +48,8 @@ tests list every remaining disagreement with its reason):
   was cut off. Exception: when the answer section was cut off (or left empty) before stating anything, a thinking
   block that had concluded with a committed answer (``**Final Answer** \\boxed{5}``) stands for it; budget
   forcing's bare forced ``Final Answer:`` is not such a section (the thinking was capped, not concluded).
+- Announced: a response that ends "Therefore, the value of f(2) is:" and stops is read as the equation just before
+  it ("f(2) = 9") when the announcement names that equation's left side (not ``finished``).
 - Fallback: a response that ended cleanly but whose committed answer no rule reads is given to Math-Verify's own
   extraction over its final paragraphs (method ``fallback``); never a cut-off, undecided or retracted one.
 - Every verdict records ``finished``: whether the response reached its answer and stopped there (False: cut off
@@ -61,7 +63,7 @@ tests list every remaining disagreement with its reason):
 Bump `GRADER_VERSION` whenever a rule here changes what counts as correct. Version 2: prose statements, the
 finished flag, thinking conclusions, the fallback, ordinals/unicode/number words, GPQA choice text before a
 leading letter. Measured on real responses (tests/grading/test_real_responses.py): 1,651 labelled responses of six
-models agree on 99.76% (version 1: 97.9%; plain Math-Verify 99.27%).
+models agree on 99.82% (version 1: 97.9%; plain Math-Verify 99.27%).
 """
 
 from __future__ import annotations

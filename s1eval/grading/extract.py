@@ -15,6 +15,8 @@
   value after "is"/"=" rather than the last formula), read only when the response ends cleanly
   (`segment.ends_cleanly`); a hedged or questioning last statement is ``undecided`` and nothing is extracted.
 - ``bare``: a response that is only an answer (one short line that is mostly math, like ``$\\frac12$``).
+- ``announced``: a response that ends "Therefore, the value of f(2) is:" and stops gets the value of the equation
+  just before ("f(2) = 9") when the announcement names its left side; not ``finished``.
 Anything else is unextracted (answer None, rule ``none``): a response cut off mid-reasoning is wrong, and no number
 is fished out of it. A response cut off inside its thinking block (``<think>`` with no ``</think>`` after it), or
 one whose answer section was cut off before stating an answer, is graded by what its thinking concluded only if the
@@ -69,6 +71,9 @@ _BOX_SPLIT_WORDS = frozenset({"answer", "final", "is", "are", "was", "equals", "
                               "gives", "get", "becomes", "simplest", "simplified", "form", "which", "that", "then"})
 _MAX_BARE_LEN = 160
 _MAX_LINE_CHARS = 1_500
+_ANNOUNCE_TAIL = 600
+_ANNOUNCE_RE = re.compile(r"\b(?:is|are|equals|answer|result)[ \t]*:$", re.I)
+_LAST_EQUATION_RE = re.compile(r"^([^=]{1,60})=([^=]{1,60})$")
 _LIST_PREFIX_RE = re.compile(r"^\s*\d{1,2}[.)]\s+(?=\S)")
 # What may follow a committed answer at the very end of a response (punctuation, closing markup).
 _DECORATION = " \t\r\n.,;:!*_$\\])}\"'`"
@@ -79,7 +84,7 @@ class Extraction:
     """The answer a response states, which rule found it, and whether the response finished."""
 
     answer: str | None
-    # boxed | answer_line | statement | bare (an answer); none | unclosed_box | cut_in_thinking | undecided |
+    # boxed | answer_line | statement | bare | announced (an answer); none | unclosed_box | cut_in_thinking | undecided |
     # retracted | continues (no answer; see `statement.Statement` for the last three)
     rule: str
     finished: bool = False
@@ -98,6 +103,10 @@ def extract(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_DELIMITE
     clean = ends_cleanly(segment)
     found = extract_final_answer(segment, clean)
     finished = bool(segment.strip()) and found.rule != "unclosed_box" and (clean or _at_end(segment, found))
+    if found.answer is None and found.rule == "none":
+        announced = _announced_value(segment)
+        if announced is not None:
+            return Extraction(announced, "announced", False, -1)
     if found.answer is None and not finished and (_answer_started(segment) or not segment.strip()):
         # The answer section was cut off before it stated an answer: a thinking block that concluded with a
         # committed answer stands for it (the response is still not `finished`).
@@ -107,6 +116,24 @@ def extract(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_DELIMITE
             if thinking.answer is not None:
                 return thinking
     return Extraction(found.answer, found.rule, finished, found.end)
+
+
+def _announced_value(segment: str) -> str | None:
+    """The value of a response that ends by announcing it ("Therefore, the value of f⁻¹(1/5) is:") without writing
+    it after: the value of the equation just before, when the announcement names that equation's left side
+    ("f⁻¹(1/5) = 9"). Nothing else is read; a response that announces and never computed states nothing."""
+    lines = [line.strip(" \t*_#>-") for line in segment[-_ANNOUNCE_TAIL:].split("\n")]
+    lines = [line for line in lines if line]
+    if len(lines) < 2 or not _ANNOUNCE_RE.search(lines[-1]):
+        return None
+    equation = _LAST_EQUATION_RE.match(lines[-2])
+    if equation is None:
+        return None
+    name, value = equation.group(1).strip(" *_$"), equation.group(2).strip(" *_$.")
+    squeeze = lambda text: re.sub(r"[\s*_$]", "", text)  # noqa: E731 - compare names without markup
+    if len(name) < 2 or squeeze(name) not in squeeze(lines[-1]) or not re.search(r"\d", value):
+        return None
+    return _clean(value)
 
 
 def _at_end(text: str, found: Extraction) -> bool:

@@ -136,6 +136,9 @@ STYLE_CASES = [
     ("\\boxed{5", None, "unclosed_box", False),
     ("Final Answer: Navin\n", "Navin", "answer_line", True),
     ("Final Answer: The", None, "none", False),
+    # An announced answer never written after: the equation just before, when the announcement names it.
+    ("Work.\n\n   *f(2)* = 9\n\n**Therefore, the value of f(2) is:**", "9", "announced", False),
+    ("Work.\n\n   x = 9\n\n**Therefore, the value of y is:**", None, "none", False),
     # A thinking block that concluded stands for an answer section cut off before its answer, or left empty.
     ("<think>\nSo the answer is 7.\n</think>", "7", "statement_in_thinking", False),
     ("<|begin_of_thought|>\nSo n = 3.\n\n**Final Answer**\n\n\\[ \\boxed{3} \\]\n<|end_of_thought|>\n\n"

@@ -28,13 +28,11 @@ ACCEPTED_DEV = {
           "(unicode math is normalised, as the corpus's other √ answers require)",
     2781: "the boxed expression is not simplified but equals the gold 1/16 exactly (checked numerically); we grade "
           "the value, not its form",
-    2837: "the response ends 'the value of f⁻¹(1/5) is:' and never states it; the label credits the 9 computed "
-          "two lines before (no rule reads an answer that a response announces and does not give)",
     3452: "label wrong under its own policy: the response concludes 'the equation y = -2x correctly describes this "
           "line' and the gold is y = -2x",
 }
 ACCEPTED_STYLES: dict[str, str] = {}
-MIN_DEV_AGREEMENT = 0.9975
+MIN_DEV_AGREEMENT = 0.998
 
 
 def _load_jsonl(path) -> list[dict]:
@@ -104,7 +102,7 @@ def test_dev_finished_flag_tracks_truncation(dev):
     rows, grades = dev
     unfinished_right = [r["id"] for r, g in zip(rows, grades) if not g.finished and r["correct"]]
     assert len(unfinished_right) <= 6, unfinished_right
-    assert all(g.rule.endswith("_in_thinking") or g.rule == "none" for r, g in zip(rows, grades)
+    assert all(g.rule.endswith("_in_thinking") or g.rule == "announced" for r, g in zip(rows, grades)
                if not g.finished and r["correct"])
 
 
