@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="lm-eval samples JSONL or a JSONL of {response, gold[, choices]} rows")
     p.add_argument("--output", "-o", help="where to write the graded JSONL (default: stdout)")
     p.add_argument("--delimiter", action="append", dest="delimiters", metavar="TEXT",
-                   help="answer delimiter (repeatable; default: <|im_start|>answer and </think>)")
+                   help="answer delimiter (repeatable; default: <|im_start|>answer, </think>, <|begin_of_solution|>)")
     p.add_argument("--workers", type=int, default=None, help="grading worker processes (default: min(4, CPUs))")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per comparison (default 5)")
     j = p.add_argument_group("LLM judge (off unless --judge-base-url and --judge-model are given; math tasks only)")

@@ -8,8 +8,9 @@ Each `process_results` returns two metrics:
 
 Grading settings come from the task's metadata: the YAML ``metadata:`` block, overridden key by key by lm-eval's
 ``--metadata`` JSON (see `settings_from_metadata`):
-- ``answer_delimiters``: the answer segment starts after the last of these (default ``<|im_start|>answer`` and
-  ``</think>``); a list of strings, ``[]`` for none (the whole response is the answer segment);
+- ``answer_delimiters``: the answer segment starts after the last of these (default ``<|im_start|>answer``,
+  ``</think>`` and ``<|begin_of_solution|>``); a list of strings, ``[]`` for none (the whole response is the answer
+  segment);
 - ``judge``: an optional LLM judge for math answers Math-Verify calls wrong (`s1eval.grading.judge`; off by
   default, ignored by GPQA, whose letters compare exactly).
 
