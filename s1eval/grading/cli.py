@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="where to write the graded JSONL (default: stdout)")
     p.add_argument("--delimiter", action="append", dest="delimiters", metavar="TEXT",
                    help="answer delimiter (repeatable; default: <|im_start|>answer, </think>, <|begin_of_solution|>)")
-    p.add_argument("--workers", type=int, default=None, help="grading worker processes (default: min(4, CPUs))")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per comparison (default 5)")
+    p.add_argument("--workers", type=_positive(int, "--workers"), default=None, help="grading worker processes (default: min(4, CPUs))")
+    p.add_argument("--timeout", type=_positive(float, "--timeout"), default=DEFAULT_TIMEOUT_S, help="seconds per comparison (default 5)")
     j = p.add_argument_group("LLM judge (off unless --judge-base-url and --judge-model are given; math tasks only)")
     j.add_argument("--judge-base-url", metavar="URL", help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1")
     j.add_argument("--judge-model", metavar="NAME", help="judge model, e.g. gpt-4o-mini")
@@ -126,8 +126,31 @@ def _gold_letter(gold: str) -> str:
 
 
 def read_rows(path: str) -> list[dict[str, Any]]:
+    """The JSON rows of a JSONL file; a line that is not JSON is an error naming the file and line."""
+    rows = []
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for number, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path}:{number} is not JSON ({err}); is the file complete?") from None
+    return rows
+
+
+def _positive(cast: Any, what: str) -> Any:
+    """An argparse type: `cast(value)`, refused unless > 0, naming the option's meaning."""
+
+    def parse(value: str) -> Any:
+        try:
+            number = cast(value)
+        except ValueError:
+            number = None
+        if number is None or number <= 0:
+            raise argparse.ArgumentTypeError(f"{what} must be a number > 0, got {value!r}")
+        return number
+
+    return parse
 
 
 def grade_rows(rows: Sequence[dict[str, Any]], task: str, delimiters: tuple[str, ...],
@@ -171,9 +194,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, JudgeError) as err:
         print(f"s1eval grade: {err}", file=sys.stderr)
         return 2
+    if args.output and Path(args.output).resolve() == Path(args.file).resolve():
+        print(f"s1eval grade: --output {args.output!r} is the input file; it would be replaced by the grades. "
+              "Write them elsewhere, e.g. --output graded.jsonl", file=sys.stderr)
+        return 2
     try:
         rows = read_rows(args.file)
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:
         print(f"s1eval grade: cannot read {args.file!r}: {err}", file=sys.stderr)
         return 2
     with WorkerPool(args.workers, args.timeout) as pool:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from s1eval.grading.cli import main
 
@@ -83,3 +86,20 @@ def test_every_repeat_of_a_sampled_row_is_graded(tmp_path, capsys):
     # row 0: 23 wins 2:1; row 1: 4 and 5 tie 2:2, the first seen (4) wins
     assert "majority vote 0.5000 (1/2)" in err
 
+
+
+def test_bad_input_is_named_before_any_grading(tmp_path, capsys):
+    good = write_jsonl(tmp_path / "in.jsonl", [{"response": "\\boxed{1}", "gold": "1"}])
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"response": "x", "gold": "1"}\n{"response": "cut off\n')
+    assert main(["--task", "math500", str(broken)]) == 2
+    assert "broken.jsonl:2 is not JSON" in capsys.readouterr().err
+    # --output on the input file would replace the user's responses with grades: refused, the file untouched.
+    before = Path(good).read_text()
+    assert main(["--task", "math500", str(good), "--output", str(good)]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    assert Path(good).read_text() == before
+    for option, value in (("--timeout", "0"), ("--workers", "-1"), ("--workers", "two")):
+        with pytest.raises(SystemExit):
+            main(["--task", "math500", str(good), option, value])
+        assert f"{option} must be a number > 0, got {value!r}" in capsys.readouterr().err
