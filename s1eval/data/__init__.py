@@ -34,9 +34,16 @@ _LOCAL_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file (blank lines skipped)."""
+    """Rows of a JSONL file (blank lines skipped); a line that is not JSON is a ValueError naming file and line."""
+    rows = []
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for number, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path}:{number} is not JSON ({err}); is the file complete?") from None
+    return rows
 
 
 def read_csv(path: str | Path) -> list[dict[str, Any]]:

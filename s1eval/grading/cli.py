@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from s1eval.data import read_jsonl
 from s1eval.grading import GRADER_VERSION
 from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS
 from s1eval.grading.grade import Grade, grade_math_batch
@@ -125,19 +126,6 @@ def _gold_letter(gold: str) -> str:
     return m.group(1)
 
 
-def read_rows(path: str) -> list[dict[str, Any]]:
-    """The JSON rows of a JSONL file; a line that is not JSON is an error naming the file and line."""
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path}:{number} is not JSON ({err}); is the file complete?") from None
-    return rows
-
-
 def _positive(cast: Any, what: str) -> Any:
     """An argparse type: `cast(value)`, refused unless > 0, naming the option's meaning."""
 
@@ -199,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "Write them elsewhere, e.g. --output graded.jsonl", file=sys.stderr)
         return 2
     try:
-        rows = read_rows(args.file)
+        rows = read_jsonl(args.file)
     except (OSError, ValueError) as err:
         print(f"s1eval grade: cannot read {args.file!r}: {err}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from s1eval.grading.segment import (
     DEFAULT_ANSWER_DELIMITERS,
@@ -42,7 +43,7 @@ from s1eval.grading.segment import (
     odd_dollars,
     strip_closing_markers,
 )
-from s1eval.grading.mathspans import mask_math, split_sentences, unmask
+from s1eval.grading.mathspans import mask_math, split_sentences
 from s1eval.grading.prose_value import value_in
 from s1eval.grading.statement import extract_statement, retracts
 
@@ -90,7 +91,7 @@ class Extraction:
     finished: bool = False
     # Where the text the answer came from ends in the segment: a box's end, a value-only answer line's end, the
     # segment's end for a closing statement; -1 when unknown or when that end says nothing about the response's
-    # (a prose answer line), -2 marks undecided boxes inside `_boxed_group` only.
+    # (a prose answer line).
     end: int = -1
 
 
@@ -193,15 +194,22 @@ def _boxes(text: str) -> tuple[list[tuple[int, int, str]], bool]:
     return found, unclosed_last
 
 
-def _boxed_group(text: str) -> tuple[str | None, bool, int]:
-    """(joined content of the last box group, whether an unclosed box ended the text, end of the last box).
+class BoxGroup(NamedTuple):
+    """The last group of boxes in a text (see `_boxed_group`)."""
 
-    Boxes join only across separators ("\\boxed{1}, \\boxed{2}", "\\boxed{a} for part (a) and \\boxed{b}"); words
-    such as "the final answer is" between two boxes mean the earlier box was an intermediate result. The same
-    content boxed twice counts once. "Either \\boxed{3} or \\boxed{5}" is undecided: content None, end -2."""
+    content: str | None  # joined contents; None when there is no closed box, or the group is undecided
+    unclosed: bool  # an unclosed box ended the text
+    end: int  # end of the last box (-1: none)
+    undecided: bool = False  # "Either \\boxed{3} or \\boxed{5}"
+
+
+def _boxed_group(text: str) -> BoxGroup:
+    """The last box group: boxes join only across separators ("\\boxed{1}, \\boxed{2}", "\\boxed{a} for part (a)
+    and \\boxed{b}"); words such as "the final answer is" between two boxes mean the earlier box was an
+    intermediate result. The same content boxed twice counts once."""
     boxes, unclosed = _boxes(text)
     if unclosed or not boxes:
-        return None, unclosed, -1
+        return BoxGroup(None, unclosed, -1)
     group = [boxes[-1]]
     for box in reversed(boxes[:-1]):
         between = text[box[1] : group[0][0]]
@@ -209,9 +217,8 @@ def _boxed_group(text: str) -> tuple[str | None, bool, int]:
             break
         group.insert(0, box)
     if len(group) > 1 and re.search(r"\beither\b", text[max(0, group[0][0] - 40) : group[0][0]], re.I):
-        return None, False, -2
-    contents = list(dict.fromkeys(b[2] for b in group))
-    return ", ".join(contents), False, boxes[-1][1]
+        return BoxGroup(None, False, boxes[-1][1], undecided=True)
+    return BoxGroup(", ".join(dict.fromkeys(b[2] for b in group)), False, boxes[-1][1])
 
 
 def _joins_boxes(between: str) -> bool:
@@ -226,8 +233,8 @@ def _joins_boxes(between: str) -> bool:
 
 def extract_boxed(text: str) -> tuple[str | None, bool]:
     """The last box's content (joined with adjacent boxes), and whether an unclosed box ended the text."""
-    content, unclosed, _ = _boxed_group(text)
-    return content, unclosed
+    group = _boxed_group(text)
+    return group.content, group.unclosed
 
 
 def _clean(ans: str) -> str | None:
@@ -291,44 +298,45 @@ def _reduce_line(line: str, complete: bool) -> tuple[str | None, bool]:
     return None, True
 
 
-def extract_answer_line(text: str) -> tuple[str | None, int, bool]:
-    """(answer, end offset, whether the line is prose) from the first non-empty line after the last answer tag;
-    (None, -1, False) when there is none."""
+class AnswerLine(NamedTuple):
+    """What follows the last answer tag (see `extract_answer_line`)."""
+
+    answer: str | None
+    end: int  # where the answer's line ends (-1: no answer line)
+    prose: bool  # the line is a sentence, reduced to its value
+    tag: int = -1  # where the text after the tag starts (-1: no tag)
+
+
+def extract_answer_line(text: str) -> AnswerLine:
+    """The answer on the first non-empty line after the last answer tag (or the formula block after it)."""
     start = _last_answer_tag(text)
     if start < 0:
-        return None, -1, False
+        return AnswerLine(None, -1, False)
     rest = text[start:]
     display, end = _display_block(rest)
     if display:
-        return display, start + end, False
+        return AnswerLine(display, start + end, False, start)
     offset = start
     for line in rest.split("\n"):
         if line.strip():
             break
         offset += len(line) + 1
     else:
-        return None, -1, False
+        return AnswerLine(None, -1, False, start)
     if line.strip().rstrip("*_ ").endswith(":"):
         # "**Final answer**: ... we find the value of $x$:" then the answer on its own lines.
         after = text[offset + len(line) :]
         display, end = _display_block(after)
         if display:
-            return display, offset + len(line) + end, False
+            return AnswerLine(display, offset + len(line) + end, False, start)
         following = after.lstrip()
         if not following:
-            return None, -1, False
+            return AnswerLine(None, -1, False, start)
         offset += len(line) + len(after) - len(following)
         line = following.split("\n", 1)[0]
     end = offset + len(line)
     answer, prose = _reduce_line(line.strip(), complete=end < len(text) or line.rstrip().endswith("."))
-    return answer, end, prose
-
-
-def _answer_tag_after_last_box(text: str) -> bool:
-    """Whether an answer tag follows the last box (then the tagged line is the answer)."""
-    tag = _last_answer_tag(text)
-    last_box = max((m.start() for m in _BOX_RE.finditer(text)), default=-1)
-    return tag >= 0 and tag > last_box
+    return AnswerLine(answer, end, prose, start)
 
 
 def _looks_bare(text: str) -> bool:
@@ -349,14 +357,16 @@ def extract_final_answer(segment: str, ends_clean: bool | None = None) -> Extrac
 
     `ends_clean` (default: computed) gates the closing-statement rule: a response cut off mid-sentence states
     nothing in prose."""
-    boxed, unclosed, box_end = _boxed_group(segment)
-    line, line_end, prose = extract_answer_line(segment)
+    boxes = _boxed_group(segment)
+    tagged = extract_answer_line(segment)
+    line = tagged.answer
     # A prose answer line is committed where the response ends cleanly, not because the line ends it.
-    line_mark = -1 if prose else line_end
+    line_mark = -1 if tagged.prose else tagged.end
     if ends_clean is None:
         ends_clean = ends_cleanly(segment)
-    if line and _answer_tag_after_last_box(segment):
-        after = segment[line_end:] if line_end >= 0 else ""
+    last_box = max(segment.rfind("\\boxed"), segment.rfind("\\fbox"))
+    if line and tagged.tag > last_box:  # an answer tag after the last box: the tagged line is the answer
+        after = segment[tagged.end :]
         later = extract_statement(after) if ends_clean and after.strip() else None
         if later is not None and later.answer:
             # An "Answer:" heading that opened a plan, and the conclusion written after it: the conclusion.
@@ -364,13 +374,13 @@ def extract_final_answer(segment: str, ends_clean: bool | None = None) -> Extrac
         if retracts(after):
             return Extraction(None, "retracted")
         return Extraction(line, "answer_line", end=line_mark)
-    if box_end == -2:
+    if boxes.undecided:
         return Extraction(None, "undecided")
-    if boxed is not None:
-        if retracts(segment[box_end:]):
+    if boxes.content is not None:
+        if retracts(segment[boxes.end :]):
             return Extraction(None, "retracted")
-        return Extraction(boxed, "boxed", end=box_end)
-    if unclosed:
+        return Extraction(boxes.content, "boxed", end=boxes.end)
+    if boxes.unclosed:
         return Extraction(None, "unclosed_box")
     if line:
         return Extraction(line, "answer_line", end=line_mark)

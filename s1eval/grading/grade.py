@@ -33,8 +33,6 @@ from s1eval.grading.segment import without_code
 log = logging.getLogger(__name__)
 
 KINDS = ("math", "aime")
-# Rules after which Math-Verify's own extraction may still look at a cleanly ended response.
-_FALLBACK_RULES = frozenset({"none"})
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ def _job(found: Extraction, response: str, gold: str, kind: str,
     """The worker call that decides one response, or None when it is unextracted."""
     if found.answer is not None:
         return "decide", (gold, found.answer, kind)
-    if found.finished and found.rule in _FALLBACK_RULES:
+    if found.finished and found.rule == "none":  # not undecided, retracted, ...: nothing read, nothing refused
         text = without_code(answer_segment(response, delimiters))
         return ("fallback", (gold, text)) if text.strip() else None
     return None

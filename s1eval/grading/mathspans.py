@@ -6,7 +6,7 @@ its closer with `str.find`, and a closer known to be absent from a range is neve
 Inline math (``$``, ``\\(``) may not cross a line break, display math may (as in Math-Verify).
 
 `mask_math` replaces every span by a placeholder, so that prose rules (sentence ends, "is", "=") never look
-inside formulas; `unmask` puts them back.
+inside formulas; `placeholders` says which spans a piece of masked text refers to.
 """
 
 from __future__ import annotations
@@ -102,16 +102,6 @@ def mask_math(text: str) -> tuple[str, list[Span]]:
         last = span.end
     parts.append(text[last:])
     return "".join(parts), spans
-
-
-def unmask(masked: str, spans: list[Span], keep_delimiters: bool = True) -> str:
-    """Put the spans back (with their delimiters, or only their content)."""
-
-    def repl(m: re.Match[str]) -> str:
-        span = spans[int(m.group(1))]
-        return span.raw if keep_delimiters else span.content
-
-    return _PLACEHOLDER_RE.sub(repl, masked)
 
 
 def placeholders(masked: str) -> list[int]:

@@ -39,10 +39,8 @@ def decide(gold: str, answer: str, kind: str) -> tuple[bool, str, str]:
     quick = exact_verdict(gold, answer, kind)
     if quick is not None:
         return quick, "exact", ""
-    try:
-        return math_equal(gold, answer), "symbolic", ""
-    except GoldParseError as err:
-        return False, "symbolic", f"gold_error: {err}"
+    equal, error = check_pair(gold, answer)
+    return equal, "symbolic", error
 
 
 def fallback(gold: str, text: str) -> tuple[str | None, bool, str]:
@@ -63,7 +61,8 @@ def fallback(gold: str, text: str) -> tuple[str | None, bool, str]:
 
 
 def check_pair(gold: str, answer: str) -> tuple[bool, str]:
-    """Math-Verify equivalence only (kept for callers that grade pairs): (equal, error)."""
+    """Math-Verify equivalence only, no exact shortcut: (equal, error); a gold that does not parse gives
+    (False, "gold_error: ...")."""
     try:
         return math_equal(gold, answer), ""
     except GoldParseError as err:

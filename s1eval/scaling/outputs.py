@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s1eval import data
 from s1eval.grading import grading_items
 
 SAMPLES_RE = re.compile(r"^samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.jsonl$")
@@ -97,15 +98,11 @@ def sidecar_path(samples_path: Path, kind: str) -> Path | None:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise OutputError(f"{path}:{i} is not JSON ({err}); is the file complete?") from err
-    return rows
+    """`s1eval.data.read_jsonl`, its error as an OutputError."""
+    try:
+        return data.read_jsonl(path)
+    except ValueError as err:
+        raise OutputError(str(err)) from None
 
 
 def row_scores(row: dict[str, Any], where: str) -> list[float]:
