@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from s1eval.scaling.outputs import OutputError, load_task_run, run_settings
+from s1eval.scaling.outputs import OutputError, load_task_run, model_args, run_settings
 from s1eval.scaling.statistics import accuracy_ci, wilson_interval
 
 MATCH_KEYS = ("max_tokens_thinking", "thinking_n_ignore", "thinking_n_ignore_str", "dtype")
@@ -115,7 +115,7 @@ def task_row(results: dict[str, Any], results_path: Path, task: str, paper: dict
     n, acc, low, high, method = _interval(results, task, samples)
     settings = run_settings(results, task)
     config = results.get("config") or {}
-    model = (config.get("model_args") or {}).get("pretrained") or results.get("model_name")
+    model = model_args(results).get("pretrained") or results.get("model_name")
     matches = paper_matches(paper, task, model, settings)
     for m in matches:
         m["inside_ci"] = 100 * low - 1e-9 <= m["value"] <= 100 * high + 1e-9
@@ -135,7 +135,7 @@ def run_entry(results_path: Path, paper: dict[str, Any], tasks: list[str] | None
     rows = [task_row(results, results_path, t, paper) for t in sorted(results.get("results") or {})
             if not tasks or t in tasks]
     return {"results_file": str(results_path), "model": config.get("model"),
-            "model_args": config.get("model_args"), "gen_kwargs": config.get("gen_kwargs"),
+            "model_args": model_args(results), "gen_kwargs": config.get("gen_kwargs"),
             "lm_eval_version": results.get("lm_eval_version"), "git_hash": results.get("git_hash"),
             "record": {k: record.get(k) for k in RECORD_KEYS if k in record},
             "budget_stats": config.get("s1_budget_stats"), "tasks": [r for r in rows if r]}

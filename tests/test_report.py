@@ -97,3 +97,49 @@ def test_cut_off_responses_are_counted(tmp_path, capsys):
     write_run(tmp_path / "old", "s1_aime24", [1] * 30)  # samples of a grader without the flag
     assert report_main([str(tmp_path / "old")]) == 0
     assert "| ? |" in capsys.readouterr().out
+
+
+def test_model_args_in_either_form_lm_eval_stores(tmp_path, capsys):
+    """lm-eval keeps config.model_args as given: a dict, or the command-line string (lm_eval, s1eval sweep)."""
+    from s1eval.scaling.outputs import model_args
+
+    assert model_args({"config": {"model_args": "pretrained=/m/s1-32B,max_length=4096"}}) == {
+        "pretrained": "/m/s1-32B", "max_length": 4096}
+    assert model_args({"config": {"model_args": {"pretrained": "x"}}}) == {"pretrained": "x"}
+    assert model_args({"config": {"model_args": ""}}) == {} == model_args({"config": {}}) == model_args(None)
+    write_run(tmp_path / "run", "s1_math500", [1] * 465 + [0] * 35, gen_kwargs=WAIT2)
+    results = next((tmp_path / "run").rglob("results_*.json"))
+    data = json.loads(results.read_text())
+    data["config"]["model_args"] = "pretrained=/models/s1-32B,dtype=float32"
+    results.write_text(json.dumps(data))
+    assert report_main([str(tmp_path / "run"), "--output", str(tmp_path / "report")]) == 0
+    run = json.loads((tmp_path / "report" / "report.json").read_text())["runs"][0]
+    assert run["model_args"] == {"pretrained": "/models/s1-32B", "dtype": "float32"}
+    task = run["tasks"][0]
+    assert task["model"] == "/models/s1-32B" and {m["id"] for m in task["paper"] if not m["differs"]}
+
+
+@pytest.mark.slow
+def test_a_real_s1eval_sweep_output(tiny_ends, tmp_path, capsys):
+    """`s1eval sweep` passes a built model and the model_args string to simple_evaluate: the string is what
+    its results JSONs hold, and report read it as a dict (AttributeError on every sweep output)."""
+    import subprocess
+
+    from tests.test_sweep import S1EVAL
+    from tests.test_lm_eval_cli import env
+
+    out = tmp_path / "sweep"
+    cmd = [S1EVAL, "sweep", "--model", "s1hf", "--model_args", f"pretrained={tiny_ends},max_length=4096",
+           "--tasks", "s1_aime24", "--limit", "1", "--max-tokens-thinking", "8", "--ignores", "1",
+           "--apply_chat_template", "--gen_kwargs", "max_gen_toks=256", "--output", str(out), "--no-plot"]
+    proc = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = next(out.rglob("results_*.json"))
+    assert isinstance(json.loads(results.read_text())["config"]["model_args"], str)  # what made report crash
+    assert report_main([str(out), "--output", str(tmp_path / "report")]) == 0
+    run = json.loads((tmp_path / "report" / "report.json").read_text())["runs"][0]
+    assert run["model_args"] == {"pretrained": tiny_ends, "max_length": 4096}
+    task = run["tasks"][0]
+    assert task["model"] == tiny_ends and task["n"] == 1 and task["settings"]["max_tokens_thinking"] == 8
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert f"| 1 | {tiny_ends} | s1_aime24 " in md and "thinking 8, 1 ignored + 'Wait'" in md

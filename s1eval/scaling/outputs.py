@@ -195,6 +195,26 @@ def load_run(path: Path, tasks: list[str] | None = None) -> dict[str, TaskRun]:
     return runs
 
 
+def model_args(results: dict[str, Any] | None) -> dict[str, Any]:
+    """A results JSON's ``config.model_args`` as a dict.
+
+    lm-eval stores what it was given: a dict (``simple_evaluate(model_args={...})``) or the command-line string
+    ``pretrained=...,max_length=4096`` (``lm_eval --model_args``, and ``s1eval sweep``, which passes a built model
+    and the string). The string is parsed as lm-eval parses it; one that does not parse gives ``{"raw": string}``.
+    """
+    value = ((results or {}).get("config") or {}).get("model_args")
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        return {}
+    from lm_eval.utils import simple_parse_args_string
+
+    try:
+        return simple_parse_args_string(value)
+    except ValueError:
+        return {"raw": value}
+
+
 def run_settings(results: dict[str, Any] | None, task: str) -> dict[str, Any]:
     """Generation settings of a task in a results JSON: the task's generation_kwargs overlaid by --gen_kwargs."""
     if not results:
