@@ -174,7 +174,7 @@ def _write(rows: Sequence[dict[str, Any]], grades: Sequence[Sequence[Grade]], ou
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for `s1eval grade`; returns 0 on success, 2 on unreadable input or an unusable judge."""
+    """Entry point for `s1eval grade`; returns 0 on success, 2 on unreadable or empty input or an unusable judge."""
     args = build_parser().parse_args(argv)
     delimiters = tuple(args.delimiters) if args.delimiters else DEFAULT_ANSWER_DELIMITERS
     try:
@@ -190,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = read_jsonl(args.file)
     except (OSError, ValueError) as err:
         print(f"s1eval grade: cannot read {args.file!r}: {err}", file=sys.stderr)
+        return 2
+    if not rows:  # an accuracy of 0/0 would read as a graded run
+        print(f"s1eval grade: {args.file} holds no rows (empty file); give an lm-eval samples JSONL "
+              "(--log_samples) or a JSONL of {response, gold} rows", file=sys.stderr)
         return 2
     with WorkerPool(args.workers, args.timeout) as pool:
         try:

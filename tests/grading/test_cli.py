@@ -103,3 +103,29 @@ def test_bad_input_is_named_before_any_grading(tmp_path, capsys):
         with pytest.raises(SystemExit):
             main(["--task", "math500", str(good), option, value])
         assert f"{option} must be a number > 0, got {value!r}" in capsys.readouterr().err
+
+
+def test_an_empty_file_is_an_error_not_a_0_of_0_accuracy(tmp_path, capsys):
+    out = tmp_path / "graded.jsonl"
+    for name, text in (("empty.jsonl", ""), ("blank.jsonl", "\n  \n")):
+        (tmp_path / name).write_text(text)
+        assert main(["--task", "aime24", str(tmp_path / name), "--output", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{tmp_path / name} holds no rows" in err and "0/0" not in err
+        assert not out.exists()
+
+
+def test_a_bad_row_is_named_by_its_line_in_the_file_and_outputs_get_the_usual_mode(tmp_path, capsys):
+    """Blank lines are skipped but still counted: the error names the file's line, not the row's index."""
+    import os
+    import stat
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"response": "\\\\boxed{1}", "gold": "1"}\n\n\n{"response": "x", "gold": \n')
+    assert main(["--task", "math500", str(broken)]) == 2
+    assert f"{broken}:4 is not JSON" in capsys.readouterr().err
+    src, out = write_jsonl(tmp_path / "in.jsonl", [{"response": "\\boxed{1}", "gold": "1"}]), tmp_path / "o.jsonl"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert main(["--task", "math500", src, "--output", str(out)]) == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # as lm-eval's own files, not mkstemp's 0600
