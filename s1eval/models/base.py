@@ -48,6 +48,41 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+def _lm_eval_default(key: str) -> Any:
+    """What lm-eval's CLI passes for `key` when the user gave no `--key` (0.4.13: batch_size 1, device cuda:0)."""
+    try:
+        from lm_eval.config.evaluate_config import EvaluatorConfig
+
+        return EvaluatorConfig.__dataclass_fields__[key].default
+    except (ImportError, AttributeError, KeyError):
+        return {"batch_size": 1, "device": "cuda:0"}.get(key)
+
+
+def merge_lm_eval_args(name: str, model_args: dict[str, Any], cli: dict[str, Any] | None) -> dict[str, Any]:
+    """`model_args` plus what lm-eval's CLI adds on its own (`batch_size`, `max_batch_size`, `device`).
+
+    lm-eval passes those as keywords next to `--model_args`, so `--model_args device=cpu` alone failed
+    with "got multiple values for keyword argument 'device'". A key in both: the model_args value
+    wins over lm-eval's default (`--batch_size` absent is 1, `--device` absent is cuda:0); a different
+    value given on the command line as well is refused, naming both.
+    """
+    merged = dict(model_args)
+    for key, value in (cli or {}).items():
+        if value is None:
+            continue
+        if key not in merged:
+            merged[key] = value
+            continue
+        ours = merged[key]
+        if str(value) == str(ours) or str(value) == str(_lm_eval_default(key)):
+            continue
+        raise ValueError(
+            f"{name} got {key} twice with different values: --model_args {key}={ours} and --{key} {value}. "
+            f"Give it once (either place works)."
+        )
+    return merged
+
+
 def check_model_args(name: str, kwargs: dict[str, Any], allowed: tuple[str, ...]) -> None:
     """Fail on any model argument we do not know, naming the valid ones (no silent pass-through)."""
     unknown = sorted(set(kwargs) - set(allowed) - set(_LM_EVAL_EXTRAS))
@@ -68,6 +103,17 @@ class BudgetForcingMixin:
     sampling_keys: tuple[str, ...] = SAMPLING_PARAMS
     extra_gen_kwargs: tuple[str, ...] = ()
     _s1_warned_template = False
+
+    # ------------------------------------------------------------ construction by lm-eval
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict[str, Any], additional_config: dict[str, Any] | None = None) -> Any:
+        return cls(**merge_lm_eval_args(cls.backend_name, dict(arg_dict), additional_config))
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict[str, Any] | None = None) -> Any:
+        from lm_eval.utils import simple_parse_args_string
+
+        return cls(**merge_lm_eval_args(cls.backend_name, simple_parse_args_string(arg_string), additional_config))
 
     # ------------------------------------------------------------ backend hooks
     def _s1_engine(self) -> Engine:  # pragma: no cover - abstract

@@ -217,3 +217,29 @@ def test_token_conditional_control_puts_the_instruction_in_the_user_turn(tiny_en
     sent = lm.tokenizer.decode(list(seen[0].token_ids), skip_special_tokens=False)
     assert sent == S1_PROMPT.replace("What is 2+2?", "What is 2+2?\n\nThink for up to 8 tokens.")
     assert stats[0]["thinking_tokens"] <= 8
+
+
+@pytest.mark.slow
+def test_device_and_batch_size_in_model_args_work_with_the_real_lm_eval_command(tiny_ends, tmp_path):
+    """lm-eval 0.4.13 passes batch_size and device itself: in model_args they failed with "got multiple
+    values for keyword argument"; the model_args value now wins over lm-eval's defaults."""
+    import json
+
+    from tests.test_lm_eval_cli import BIN, lm_eval_args, run
+
+    run([str(BIN / "lm_eval"), *lm_eval_args(tiny_ends, tmp_path, limit=1, model_args=",device=cpu,batch_size=2")])
+    [results] = tmp_path.rglob("results_*.json")
+    record = json.loads(results.read_text())["config"]["s1_run_record"]
+    assert (record["batch_size"], record["device"], record["reuse_cache"]) == (2, "cpu", False)
+
+
+@pytest.mark.parametrize("backend", ["s1hf", "s1vllm", "s1api"])
+def test_a_model_arg_given_again_with_another_value_on_the_command_line_is_refused(backend):
+    from lm_eval.api.registry import get_model
+
+    cls = get_model(backend)  # registered by s1eval's autoload hook
+    with pytest.raises(ValueError, match=rf"{backend} got batch_size twice with different values: "
+                                         r"--model_args batch_size=2 and --batch_size 4\. Give it once"):
+        cls.create_from_arg_string("pretrained=x,batch_size=2", {"batch_size": "4", "device": None})
+    with pytest.raises(ValueError, match=r"--model_args device=cpu and --device cuda:1"):
+        cls.create_from_arg_obj({"pretrained": "x", "device": "cpu"}, {"batch_size": 1, "device": "cuda:1"})
