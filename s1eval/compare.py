@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s1eval.scaling.outputs import OutputError, TaskRun, load_run, run_settings
+from s1eval.scaling.outputs import OutputError, TaskRun, load_run, run_settings, run_tasks
 from s1eval.scaling.statistics import DEFAULT_RESAMPLES, paired_bootstrap_ci, sign_test
 
 EXIT_OK, EXIT_REGRESSION, EXIT_ERROR = 0, 1, 2
@@ -165,6 +165,22 @@ def apply_gate(results: list[TaskComparison], tolerance: float, alpha: float | N
     return not any(r.regressed for r in results)
 
 
+def _number(cast: Any, option: str, ok: Any, allowed: str, fix: str) -> Any:
+    """An argparse type: `cast(value)` for which ok(number) holds, else one line: value, what is allowed, the fix."""
+
+    def parse(value: str) -> Any:
+        try:
+            number = cast(value)
+        except ValueError:
+            number = None
+        if number is None or not ok(number):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {value!r}; {fix}")
+        return number
+
+    parse.__name__ = option
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="s1eval compare", description=__doc__.split("\n\n")[0])
     p.add_argument("base", type=Path, help="baseline: lm-eval output folder or samples file")
@@ -172,12 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", action="append", dest="tasks", metavar="T",
                    help="compare only this task (repeatable; comma-separated lists work too)")
     p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a task regressed")
-    p.add_argument("--tolerance", type=float, default=0.0, metavar="POINTS",
+    p.add_argument("--tolerance", default=0.0, metavar="POINTS",
+                   type=_number(float, "--tolerance", lambda x: 0 <= x <= 100, "from 0 to 100 points (the accuracy "
+                                "drop the gate forgives)", "e.g. --tolerance 3.4 forgives one AIME question, "
+                                "--tolerance 0 fails any drop"),
                    help="accuracy drop in points tolerated by the gate (default 0)")
-    p.add_argument("--alpha", type=float, default=None,
+    p.add_argument("--alpha", default=None,
+                   type=_number(float, "--alpha", lambda x: 0 < x <= 1, "a p-value threshold above 0 and at most 1",
+                                "e.g. --alpha 0.05, or leave it out to fail any drop beyond --tolerance"),
                    help="also require McNemar p < ALPHA for a regression (default: any drop beyond tolerance)")
     p.add_argument("--json", type=Path, dest="json_out", metavar="OUT", help="write the full comparison as JSON")
-    p.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default 10000)")
+    p.add_argument("--resamples", default=DEFAULT_RESAMPLES, help="bootstrap resamples (default 10000)",
+                   type=_number(int, "--resamples", lambda x: x >= 1, "a whole number >= 1", "e.g. --resamples 10000"))
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--allow-unknown-versions", action="store_true",
                    help="compare even when a task or grader version cannot be read (e.g. the fork's samples)")
@@ -215,15 +237,31 @@ def render(results: list[TaskComparison], tolerance: float, gated: bool) -> str:
     return "\n".join(lines)
 
 
+def _check_selected(tasks: list[str], runs: dict[str, tuple[Path, dict[str, TaskRun]]]) -> None:
+    """Each --task must be in both runs; the error lists the tasks each run does have, and a close name."""
+    import difflib
+
+    problems = []
+    for side, (path, loaded) in runs.items():
+        missing = [t for t in tasks if t not in loaded]
+        if not missing:
+            continue
+        have = run_tasks(path)
+        hints = [f"did you mean {close[0]!r} for {t!r}?" for t in missing
+                 if (close := difflib.get_close_matches(t, have, n=1))]
+        problems.append(f"{side} ({path}) has no {', '.join(map(repr, missing))}; its tasks: "
+                        f"{', '.join(have) or 'none'}" + (f" ({' '.join(hints)})" if hints else ""))
+    if problems:
+        raise OutputError("--task not found: " + "; ".join(problems))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `s1eval compare`; returns the exit status (0 ok, 1 regression, 2 error)."""
     args = build_parser().parse_args(argv)
     tasks = _tasks(args)
     try:
         base, new = load_run(args.base, tasks), load_run(args.new, tasks)
-        missing = [t for t in tasks or [] if t not in base or t not in new]
-        if missing:
-            raise OutputError(f"task(s) {missing} not found in both runs; BASE has {sorted(base)}, NEW {sorted(new)}")
+        _check_selected(tasks or [], {"BASE": (args.base, base), "NEW": (args.new, new)})
         results = compare_runs(base, new, resamples=args.resamples, seed=args.seed,
                                allow_unknown=args.allow_unknown_versions)
     except (OutputError, IncomparableError) as err:

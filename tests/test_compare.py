@@ -210,3 +210,33 @@ def test_samples_without_the_flag_say_the_count_is_unknown(tmp_path, capsys):
     write_run(tmp_path / "new", TASK, BASE)
     assert run(tmp_path / "base", tmp_path / "new") == 0
     assert "cut off (not finished): base unknown (grader without the finished flag)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("option", "value", "allowed"), [
+    ("--tolerance", "-3", "must be from 0 to 100 points (the accuracy drop the gate forgives)"), ("--tolerance", "nan", "must be from 0 to 100 points (the accuracy drop the gate forgives)"),
+    ("--tolerance", "101", "must be from 0 to 100 points (the accuracy drop the gate forgives)"), ("--alpha", "0", "must be a p-value threshold above 0 and at most 1"),
+    ("--alpha", "1.5", "must be a p-value threshold above 0 and at most 1"), ("--resamples", "0", "must be a whole number >= 1"),
+])
+def test_gate_options_out_of_range_are_usage_errors(tmp_path, capsys, option, value, allowed):
+    """A negative tolerance would fail identical runs; each is refused in one line: value, range, fix."""
+    write_run(tmp_path / "base", TASK, BASE)
+    with pytest.raises(SystemExit) as exit_info:
+        run(tmp_path / "base", tmp_path / "base", "--fail-on-regression", option, value)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"argument {option}: {allowed}, got {value!r}; e.g. {option} " in err
+
+
+def test_an_unknown_task_lists_the_tasks_each_run_has(tmp_path, capsys):
+    write_run(tmp_path / "base", TASK, BASE)
+    write_run(tmp_path / "base", "s1_math500", BASE)
+    write_run(tmp_path / "new", TASK, BASE)
+    assert run(tmp_path / "base", tmp_path / "new", "--task", "s1_aim24") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[]" not in err
+    assert (f"BASE ({tmp_path / 'base'}) has no 's1_aim24'; its tasks: s1_aime24, s1_math500 "
+            "(did you mean 's1_aime24' for 's1_aim24'?)") in err
+    assert f"NEW ({tmp_path / 'new'}) has no 's1_aim24'; its tasks: s1_aime24 (did you mean" in err
+    assert run(tmp_path / "base", tmp_path / "new", "--task", "s1_math500") == 2
+    err = capsys.readouterr().err
+    assert "BASE" not in err and f"NEW ({tmp_path / 'new'}) has no 's1_math500'; its tasks: s1_aime24" in err

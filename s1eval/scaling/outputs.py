@@ -168,6 +168,13 @@ def find_samples(path: Path) -> list[Path]:
     return found
 
 
+def run_tasks(path: Path) -> list[str]:
+    """The tasks a run holds, by its samples files' names (nothing is read); [] when it has none."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(path.rglob("samples_*.jsonl")) if path.is_dir() else []
+    return sorted({parse_samples_name(f)[0] for f in files})
+
+
 def load_run(path: Path, tasks: list[str] | None = None) -> dict[str, TaskRun]:
     """Every task of a run (or those in `tasks`), by task name.
 
