@@ -147,3 +147,19 @@ def test_plan_command_reports_and_exits_by_fit():
     bad = run("--model", "Qwen/Qwen2.5-32B-Instruct", "--gpus", "8", "--block-size", "32768", "--sharding", "none",
               "--cpu-offload")
     assert bad.returncode == 2 and "cpu_offload needs sharding" in bad.stderr
+
+
+@pytest.mark.parametrize(("option", "value", "allowed"), [
+    ("--block-size", "-5", "must be a whole number of tokens >= 2"),
+    ("--block-size", "1", "must be a whole number of tokens >= 2"),
+    ("--gpus", "0", "must be a whole number of GPUs >= 1"),
+    ("--gpu-memory", "-1", "must be GiB per GPU > 0"),
+])
+def test_plan_names_the_option_that_is_out_of_range(option, value, allowed):
+    """--block-size -5 was reported as 'gpus=16 must be >= 1 and seq_len=-5 >= 2' (neither is an option)."""
+    argv = {"--model": "Qwen/Qwen2.5-32B-Instruct", "--gpus": "16", "--block-size": "32768", option: value}
+    proc = subprocess.run([str(BIN / "s1train"), "plan", *[x for kv in argv.items() for x in kv]],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()[-1]
+    assert f"argument {option}: {allowed}, got {value!r}" in err and "seq_len" not in err
