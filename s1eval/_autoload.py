@@ -3,7 +3,7 @@
 lm-eval 0.4.13 discovers neither models nor task folders from installed packages, so the wheel ships
 `s1eval_autoload.pth`, whose single line imports this module at interpreter start-up. This module
 imports only `sys` and `os` and installs one `sys.meta_path` finder; it never imports lm_eval (or
-torch). The finder watches three modules and, right after each finishes importing, patches it:
+torch). The finder watches four modules and, right after each finishes importing, patches it:
 
 * `lm_eval.models`: register `s1hf`, `s1vllm` and `s1api` as lazy "module:Class" strings. It has to
   wait for this module, because `lm_eval.api.registry.get_model` imports `lm_eval.models` (and with
@@ -15,6 +15,8 @@ torch). The finder watches three modules and, right after each finishes importin
   that fails, the task's samples are not written at all and an error says why); after it,
   `s1eval.sidecar.on_samples_saved` writes the budget-forcing statistics beside it. A sidecar
   failure is logged as a warning and never breaks lm-eval's run.
+* `lm_eval.api.model`: `CachingLM` (`--use_cache`) tells an s1 model which responses it served from
+  the cache, so their stored budget statistics reach the sidecar and the totals (s1eval.models.cached_stats).
 
 Everything is idempotent (a .pth may be read twice, this module may be reloaded): the finder is
 installed once, wrapped functions carry a marker, and aliases already present are left alone.
@@ -237,8 +239,47 @@ def patch_tracker(cls) -> bool:
     return True
 
 
+def patch_caching_lm(cls) -> bool:
+    """Tell an s1 model which responses lm-eval's request cache (`CachingLM`) served in its place.
+
+    A served response never reaches the model, so without this its budget statistics would be lost
+    (s1eval.models.cached_stats). A request counts as served by the cache under lm-eval 0.4.13's own rule
+    (not sampled, and its hash in the cache before the call); the model checks each stored entry's text.
+    """
+    original = cls.__getattr__
+    if getattr(original, _MARK, False):
+        return False
+    import functools
+
+    @functools.wraps(original)
+    def __getattr__(self, attr):
+        method = original(self, attr)
+        record = getattr(self.lm, "s1_served_from_cache", None)
+        if attr != "generate_until" or record is None:
+            return method
+
+        def generate_until(requests, *args, **kwargs):
+            from lm_eval.api.model import hash_args
+
+            hits = [not req.args[1].get("do_sample", False) and hash_args(attr, req.args) in self.dbdict
+                    for req in requests]
+            results = method(requests, *args, **kwargs)
+            try:
+                record([(req, text) for req, text, hit in zip(requests, results, hits) if hit], self.dbdict)
+            except Exception as exc:  # the responses are there; lost statistics are logged, not fatal
+                _log().warning("s1eval: statistics of cached responses not recorded: %r", exc, exc_info=True)
+            return results
+
+        return generate_until
+
+    setattr(__getattr__, _MARK, True)
+    cls.__getattr__ = __getattr__
+    return True
+
+
 HOOKS = {
     "lm_eval.models": lambda module: register_models(),
+    "lm_eval.api.model": lambda module: patch_caching_lm(module.CachingLM),
     "lm_eval.tasks.manager": lambda module: patch_task_manager(module.TaskManager),
     "lm_eval.loggers.evaluation_tracker": lambda module: patch_tracker(module.EvaluationTracker),
 }

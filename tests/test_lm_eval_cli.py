@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -81,12 +80,15 @@ def test_s1eval_lm_eval_fallback_works_without_the_pth_hook(tiny_ends, tmp_path)
 
 
 def _cached_rows(db: Path) -> int:
+    """Responses in lm-eval's request cache (their statistics are stored beside them: not counted)."""
+    from sqlitedict import SqliteDict
+
     if not db.exists():
         return 0
     try:
-        with sqlite3.connect(db, timeout=1) as conn:
-            return conn.execute("select count(*) from unnamed").fetchone()[0]
-    except sqlite3.Error:
+        with SqliteDict(str(db), flag="r", timeout=1) as cache:
+            return sum(isinstance(value, str) for value in cache.values())
+    except Exception:  # being created, or locked by the writer: try again
         return 0
 
 
@@ -108,10 +110,27 @@ def test_use_cache_resumes_a_killed_run_without_regenerating(tiny_never, tmp_pat
     assert 1 <= done < 4, f"kill landed after {done} of 4 requests; the run must be killed mid-way"
     run([str(BIN / "lm_eval"), *lm_eval_args(tiny_never, tmp_path / "second", gen, limit=4,
                                             extra=["--use_cache", str(cache)])])
-    regenerated = outputs(tmp_path / "second", "s1stats")
-    assert len(regenerated) == 4 - done  # only unfinished requests reached the engine
+    stats = outputs(tmp_path / "second", "s1stats")
+    # Only unfinished requests reached the engine; the finished ones' statistics came back from the cache.
+    assert sum(not r.get("from_cache") for r in stats) == 4 - done
+    assert sorted(r["doc_id"] for r in stats) == [0, 1, 2, 3]
+    assert all(r["thinking_tokens"] == 700 and r["forced"] and r["forced_reason"] == "budget" for r in stats)
     samples = outputs(tmp_path / "second", "samples")
     assert len(samples) == 4 and all(s["resps"][0][0].startswith("<|im_start|>think") for s in samples)
+    results = json.loads(sorted((tmp_path / "second").rglob("results_*.json"))[0].read_text())
+    totals = results["config"]["s1_budget_stats"]["s1_aime24"]
+    assert (totals["requests"], totals["from_cache"], totals["forced"]) == (4, done, 4)
+
+
+@pytest.mark.slow
+def test_a_fully_cached_rerun_keeps_every_statistic(tiny_ends, tmp_path):
+    cache = ["--use_cache", str(tmp_path / "cache")]
+    run([str(BIN / "lm_eval"), *lm_eval_args(tiny_ends, tmp_path / "first", extra=cache)])
+    run([str(BIN / "lm_eval"), *lm_eval_args(tiny_ends, tmp_path / "second", extra=cache)])
+    first, second = outputs(tmp_path / "first", "s1stats"), outputs(tmp_path / "second", "s1stats")
+    assert not any(r.get("from_cache") for r in first) and all(r["from_cache"] for r in second)
+    assert [{**r, "from_cache": None} for r in second] == [{**r, "from_cache": None} for r in first]
+    check_run(tmp_path / "second", tiny_ends)  # totals over both requests, finished flags, ...
 
 
 @pytest.mark.slow

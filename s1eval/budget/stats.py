@@ -53,6 +53,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     within = [r for r in rows if r.get("budget") is None or r["thinking_tokens"] <= r["budget"]]
     return {
         "requests": len(rows),
+        # of which served from lm-eval's request cache with their stored statistics (s1eval.models.cached_stats)
+        "from_cache": sum(bool(r.get("from_cache")) for r in rows),
         "thinking_tokens_mean": statistics.fmean(thinking),
         "thinking_tokens_max": max(thinking),
         "answer_tokens_mean": statistics.fmean(r["answer_tokens"] for r in rows),
@@ -77,10 +79,13 @@ class StatsCollector:
         self._all: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
 
     def add(self, stats: RequestStats) -> None:
-        row = stats.to_dict()
+        self.add_row(stats.to_dict())
+
+    def add_row(self, row: dict[str, Any]) -> None:
+        """Add a request's statistics as a row (one served from lm-eval's request cache, say)."""
         with self._lock:
-            self._pending[stats.task].append(row)
-            self._all[stats.task].append(row)
+            self._pending[row.get("task")].append(row)
+            self._all[row.get("task")].append(row)
 
     def pop_task(self, task: str | None) -> list[dict[str, Any]]:
         """Rows of `task` not yet written to a sidecar, sorted by (doc_id, repeat)."""

@@ -22,6 +22,7 @@ from s1eval.budget.control import add_instruction, instruction
 from s1eval.budget.engine import Engine
 from s1eval.budget.planning import fit_generation
 from s1eval.budget.seeds import derive_seed
+from s1eval.models import cached_stats
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +135,36 @@ class BudgetForcingMixin:
         def on_finish(i: int, result: Any) -> None:
             COLLECTOR.add(result.stats)
             texts[i] = self._s1_returned_text(result.text)
+            # statistics first: a kill between the two leaves an unused entry, never a text without statistics
+            cached_stats.store(self.cache_hook.dbdict, requests[i].args, texts[i], result.stats.to_dict())
             self.cache_hook.add_partial("generate_until", requests[i].args, texts[i])
 
         run_requests(specs, self._s1_engine(), codec, on_finish=on_finish, progress=not disable_tqdm)
         return texts
+
+    def s1_served_from_cache(self, served: Sequence[tuple[Any, str]], dbdict: Any) -> None:
+        """Record the statistics of responses lm-eval's request cache served instead of this model.
+
+        `served` holds (Instance, text) pairs in request order (an Instance repeated once per repeat);
+        s1eval._autoload calls this from lm-eval's CachingLM. Responses without stored statistics are
+        counted and left out (s1eval.models.cached_stats).
+        """
+        seen: Counter = Counter()
+        missing = 0
+        for req, text in served:
+            repeat = seen[id(req)]
+            seen[id(req)] += 1
+            row = cached_stats.lookup(dbdict, req.args, text)
+            if row is None:
+                missing += 1
+                continue
+            row.update(task=getattr(req, "task_name", None), doc_id=getattr(req, "doc_id", None), repeat=repeat,
+                       from_cache=True)
+            COLLECTOR.add_row(row)
+        if missing:
+            log.warning("%d of %d responses served from lm-eval's request cache have no stored budget statistics "
+                        "(cached by another run or an older s1eval); the statistics sidecar leaves them out.",
+                        missing, len(served))
 
     # ------------------------------------------------------------ helpers
     def _s1_specs(self, requests: Sequence[Any], codec: Codec) -> list[RequestSpec]:
