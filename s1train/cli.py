@@ -14,6 +14,29 @@ import logging
 import sys
 
 
+TRAIN_EXTRA = "trl, peft, datasets, accelerate"
+INSTALL = "pip install -e '.[train]' in a checkout"
+SFT_HELP = f"""usage: s1train sft --config RECIPE [--option value ...]
+
+Fine-tune with trl's SFTTrainer from a recipe (a packaged name such as s1_32b, or a YAML path), any recipe
+key overridden on the command line; under `accelerate launch ... -m s1train.cli sft ...` for several GPUs.
+
+The options are trl's SFTConfig and ModelConfig plus s1train's script arguments (block_size, ...).
+Listing them needs the train extra ({TRAIN_EXTRA}), which is not installed (`%s` is missing):
+{INSTALL}, then `s1train sft --help` lists every option. `s1train plan` (memory per GPU) needs none of it.
+"""
+
+
+def _without_train_extra(argv: list[str], missing: str) -> int:
+    """`s1train sft` on an install without the train extra: the help, or one line saying what to install."""
+    if "-h" in argv or "--help" in argv:
+        print(SFT_HELP % missing, end="")
+        return 0
+    print(f"s1train sft: error: training needs the train extra ({TRAIN_EXTRA}); `{missing}` is not installed. "
+          f"Install it: {INSTALL}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -24,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
 
     plan.add_arguments(sub.add_parser("plan", help="memory per GPU of a planned run, and whether it fits"))
     if argv and argv[0] == "sft":
-        from s1train import sft
-        from s1train.config import ConfigError
-
+        try:  # trl, peft, datasets and accelerate come with the train extra; `plan` and the help need none
+            from s1train import sft
+            from s1train.config import ConfigError
+        except ModuleNotFoundError as err:
+            return _without_train_extra(argv[1:], err.name or str(err))
         try:
             return sft.main(argv[1:])
         except ConfigError as err:  # settings and inputs: one clear line, not a traceback
