@@ -1,9 +1,15 @@
 """The `s1data` command.
 
     s1data run configs/s1k.yaml [--set select.n=500 ...]     run a pipeline (completed stages are skipped)
+    s1data run s1k                                           the same config as shipped in the package
     s1data STAGE --input PATH --out DIR [--set key=value]    run one stage (quality, decontaminate, select, ...)
     s1data select --pool PATH_OR_HUB --out DIR [--config C]  quality + select + export on a featurised pool
     s1data stages                                            list the stages and their options
+    s1data configs                                           list the packaged configs
+
+A config argument is a path when that file exists; otherwise it names a packaged config (`s1k`, `s1k_1.1`,
+`ablations/random_1k`, `mini/s1k`, or the checkout spelling `configs/s1k.yaml`), so the commands work from any
+folder once the wheel is installed.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import argparse
 import dataclasses
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from s1data.config import load_config, make_stage, parse_override
@@ -19,8 +26,19 @@ from s1data.io import columns_of, read_rows
 from s1data.pipeline import run_pipeline
 from s1data.record import missing_columns, stages_for
 from s1data.stages import stage_class, stage_names
+from s1eval.resources import packaged_dir, packaged_names, resolve
 
 log = logging.getLogger("s1data")
+
+
+def config_dir() -> Path:
+    """The packaged pipeline configs: `s1data/configs` in the wheel, `configs/` in a checkout."""
+    return packaged_dir(__file__, "configs")
+
+
+def resolve_config(value: str) -> Path:
+    """A config path, or the packaged config it names (`s1k`, `configs/s1k.yaml`); FileNotFoundError lists them."""
+    return resolve(value, config_dir(), kind="config", prefix="configs")
 
 
 def _overrides(items: list[str]) -> dict[str, Any]:
@@ -38,7 +56,7 @@ def _print_summary(results: list) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config, args.set)
+    cfg = load_config(resolve_config(args.config), args.set)
     _print_summary(run_pipeline(cfg.build(), args.out or cfg.out_dir, cfg.input))
     return 0
 
@@ -47,7 +65,7 @@ def pool_stage_options(config: str | None, seed: int | None) -> dict[str, dict[s
     """quality/select/export options from a config (if given), else the defaults."""
     opts: dict[str, dict[str, Any]] = {"quality": {}, "select": {}, "export": {}}
     if config:
-        cfg = load_config(config)
+        cfg = load_config(resolve_config(config))
         for name, raw in cfg.stages:
             if name in opts:
                 opts[name] = dict(raw)
@@ -96,6 +114,14 @@ def cmd_stage(name: str, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_configs() -> int:
+    root = config_dir()
+    for name in packaged_names(root):
+        print(name)
+    print(f"({root})", file=sys.stderr)
+    return 0
+
+
 def cmd_stages() -> int:
     for name in stage_names():
         cls = stage_class(name)
@@ -109,10 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a pipeline config")
-    r.add_argument("config")
+    r.add_argument("config", help="a config file, or a packaged config's name (s1data configs lists them)")
     r.add_argument("--out", help="output folder (default: the config's out_dir)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("stages", help="list stages and options")
+    sub.add_parser("configs", help="list the packaged configs (s1data run NAME)")
     for name in stage_names():
         s = sub.add_parser(name, help=f"run the {name} stage alone")
         s.add_argument("--input", help="input dataset: parquet/jsonl/csv file, stage folder or hub id")
@@ -120,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="stage option")
         if name == "select":
             s.add_argument("--pool", help="featurised pool: run quality + select + export on it")
-            s.add_argument("--config", help="take quality/select/export options from this pipeline config")
+            s.add_argument("--config", help="take quality/select/export options from this pipeline config "
+                                            "(a file or a packaged config's name)")
             s.add_argument("--seed", type=int)
     return p
 
@@ -133,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "stages":
             return cmd_stages()
+        if args.command == "configs":
+            return cmd_configs()
         if args.command == "select" and args.pool:
             return cmd_select_pool(args)
         return cmd_stage(args.command, args)

@@ -1,7 +1,9 @@
 """Configuration of `s1train sft`: trl's own dataclasses plus ours, parsed by trl's parser.
 
 Three dataclasses, filled from a recipe (`--config recipes/s1_32b.yaml`) and then the command line, which
-wins (`s1train sft --config recipes/s1_32b.yaml --learning_rate 2e-5`):
+wins (`s1train sft --config recipes/s1_32b.yaml --learning_rate 2e-5`). `--config` takes a file, or the name of a
+recipe shipped in the package when no such file exists (`--config s1_32b`, `--config mini/s1`; the wheel carries
+`recipes/` as `s1train/recipes`).
 
 - `S1ScriptArguments`: the data (source, which traces, delimiter preset, block size, over-long policy).
 - `S1SFTConfig(trl.SFTConfig)`: every TrainingArguments / SFTConfig field, plus `global_batch_size`.
@@ -102,15 +104,46 @@ def check_recipe_keys(path: str | os.PathLike) -> None:
         raise _unknown(bad, f"recipe {path}")
 
 
+def recipe_dir() -> Path:
+    """The packaged recipes: `s1train/recipes` in the wheel, `recipes/` in a checkout."""
+    from s1eval.resources import packaged_dir
+
+    return packaged_dir(__file__, "recipes")
+
+
+def resolve_recipe(value: str) -> Path:
+    """A recipe path, or the packaged recipe it names (`s1_32b`, `mini/s1`, `recipes/s1_32b.yaml`)."""
+    from s1eval.resources import resolve
+
+    try:
+        return resolve(value, recipe_dir(), kind="recipe", prefix="recipes")
+    except FileNotFoundError as err:
+        raise ConfigError(str(err)) from None
+
+
+def resolve_config_arg(argv: list[str]) -> list[str]:
+    """argv with `--config X` / `--config=X` as `--config PATH` (a file, else the packaged recipe X)."""
+    argv = list(argv)
+    for i, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            argv[i:i + 1] = ["--config", arg.split("=", 1)[1]]
+            arg = "--config"
+        if arg == "--config":
+            if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+                raise ConfigError("--config needs a recipe: a file or a packaged name, e.g. --config s1_32b "
+                                  "(recipes/s1_32b.yaml)")
+            argv[i + 1] = str(resolve_recipe(argv[i + 1]))
+            break
+    return argv
+
+
 def parse(argv: list[str]) -> tuple[S1ScriptArguments, S1SFTConfig, ModelConfig]:
     """Recipe (`--config FILE`) then command line, through trl's TrlParser."""
     from trl import TrlParser
 
+    argv = resolve_config_arg(argv)
     if "--config" in argv:
-        idx = argv.index("--config")
-        if idx + 1 >= len(argv):
-            raise ConfigError("--config needs a recipe path, e.g. --config recipes/s1_32b.yaml")
-        check_recipe_keys(argv[idx + 1])
+        check_recipe_keys(argv[argv.index("--config") + 1])
     parser = TrlParser(DATACLASSES, prog="s1train sft")
     # unknown options first, before the dataclasses run their own checks on what they did understand
     options = set(parser._option_string_actions) | {"--config"}

@@ -5,7 +5,8 @@
 number of ignored ends (sorted by thinking tokens), 95% CIs as error bars. Settings without thinking tokens
 (none recorded, or zero) cannot sit on a log axis; they are left out and logged, and a setting with zero
 thinking tokens (budget 0: the no-thinking baseline) is drawn as a dashed horizontal line instead. Uses matplotlib's Agg canvas
-directly (no global backend switch, no display needed); matplotlib is the optional ``plot`` extra.
+directly (no global backend switch, no display needed); matplotlib comes with every engine extra (and the ``plot``
+extra); `require_matplotlib()` checks for it before a sweep loads its model.
 """
 
 from __future__ import annotations
@@ -16,6 +17,27 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+PLOT_INSTALL = 'pip install matplotlib (it comes with the engine extras, e.g. "s1-harness[hf]")'
+
+
+class MissingPlotDependency(RuntimeError):
+    """matplotlib is not importable; the message says what to install, or to pass --no-plot."""
+
+
+def require_matplotlib() -> None:
+    """Fail fast, before any model loads, when the plot cannot be drawn.
+
+    Raises `MissingPlotDependency` with one line naming the install and the `--no-plot` way out; a sweep or the
+    demo calls it at start-up unless it was told not to plot.
+    """
+    try:
+        import matplotlib  # noqa: F401
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    except ImportError as err:
+        raise MissingPlotDependency(
+            f"the scaling plot needs matplotlib, which is not importable ({err}); {PLOT_INSTALL}, "
+            "or pass --no-plot") from None
 
 
 def _series(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[Mapping[str, Any]]]]:
