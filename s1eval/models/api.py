@@ -28,7 +28,7 @@ from lm_eval.api.registry import register_model
 
 from s1eval.budget.codec import Codec
 from s1eval.models.api_engine import APIEngine, CompletionsClient
-from s1eval.models.api_protocol import PASSED_THROUGH, APIConfig, completions_url
+from s1eval.models.api_protocol import DEFAULT_MAX_STOP_STRINGS, PASSED_THROUGH, APIConfig, completions_url
 from s1eval.models.base import VLLM_MAX_BIASED_IDS, TokenizerLM, check_model_args, eos_ids, untexted_ids
 from s1eval.runinfo import run_record
 
@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 MODEL_ARGS = ("base_url", "model", "tokenizer", "api_key", "tokenized_requests", "num_concurrent",
               "max_retries", "timeout", "retry_backoff", "max_length", "max_gen_toks", "seed",
-              "think_end_token", "allow_untexted_ids", "trust_remote_code", "batch_size", "device")
+              "think_end_token", "allow_untexted_ids", "trust_remote_code", "batch_size", "device",
+              "max_stop_strings")
 _DEFAULT_MAX_LENGTH = 32768
 
 
@@ -51,9 +52,15 @@ class S1API(TokenizerLM, TemplateLM):
                  max_length: int | None = None, max_gen_toks: int = 256, seed: int = 1234,
                  think_end_token: str | None = None, allow_untexted_ids: bool = False,
                  trust_remote_code: bool = False, batch_size: Any = None, device: Any = None,
-                 **kwargs: Any) -> None:
+                 max_stop_strings: int = DEFAULT_MAX_STOP_STRINGS, **kwargs: Any) -> None:
         check_model_args("s1api", kwargs, MODEL_ARGS)
         _require(base_url=base_url, model=model, tokenizer=tokenizer)
+        if isinstance(max_stop_strings, bool) or not str(max_stop_strings).isdigit():
+            raise ValueError(
+                f"s1api: max_stop_strings={max_stop_strings!r} must be an integer >= 0 (the most stop strings the "
+                f"server takes per request; vLLM's default is {DEFAULT_MAX_STOP_STRINGS}, raised with "
+                "VLLM_MAX_STOP_STRINGS on the server). Pass e.g. max_stop_strings=4."
+            )
         super().__init__()
         from lm_eval.models.utils import resolve_max_length
         from transformers import AutoTokenizer
@@ -74,6 +81,7 @@ class S1API(TokenizerLM, TemplateLM):
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or None,
             tokenized_requests=_flag(tokenized_requests), num_concurrent=int(num_concurrent),
             max_retries=int(max_retries), timeout=float(timeout), retry_backoff=float(retry_backoff),
+            max_stop_strings=int(max_stop_strings),
             untexted=None if _flag(allow_untexted_ids) else untexted_ids(
                 "s1api", len(self.tokenizer), _model_rows(config, tokenizer), VLLM_MAX_BIASED_IDS),
         )

@@ -28,7 +28,7 @@ from typing import Any, Callable, Hashable, Sequence
 from s1eval.budget.engine import Continuation, Engine, Step
 from s1eval.models.api_protocol import (
     _MAX_BACKOFF_S, _RETRY_STATUSES, APIConfig, APIRequestError, _Retryable, _snip,
-    request_payload, step_from_response,
+    cut_unsent_stops, request_payload, step_from_response,
 )
 
 log = logging.getLogger(__name__)
@@ -48,12 +48,14 @@ class CompletionsClient:
         self.requests_sent = 0  # HTTP attempts, for tests and benchmarks
 
     async def complete(self, cont: Continuation) -> Step:
-        body = json.dumps(request_payload(cont, self.cfg, self.decode), separators=(",", ":")).encode()
+        payload = request_payload(cont, self.cfg, self.decode)
+        body = json.dumps(payload, separators=(",", ":")).encode()
         last = "no attempt made"
         for attempt in range(self.cfg.max_retries + 1):
             try:
                 data = await self._post(body)
-                return step_from_response(data, cont, self.eos_id, self.encode, self.warned)
+                step = step_from_response(data, cont, self.eos_id, self.encode, self.warned)
+                return cut_unsent_stops(step, cont, payload["stop"], self.decode)
             except _Retryable as exc:
                 last, delay = str(exc), exc.delay
             if attempt < self.cfg.max_retries:
@@ -94,6 +96,9 @@ class CompletionsClient:
         if self.cfg.untexted and "logit_bias" in text:
             hint = (". s1api masks the model's ids without text with a logit_bias; for a server that refuses "
                     "it (vLLM with speculative decoding does) pass allow_untexted_ids=true")
+        elif "stop" in text and "at most" in text:
+            hint = (f". s1api sends at most max_stop_strings={self.cfg.max_stop_strings} stop strings (the rest are "
+                    "cut on the client); for a server that takes fewer, pass its limit as max_stop_strings")
         raise APIRequestError(f"s1api: POST {self.cfg.url} failed with {self._redact(what)} (not retried){hint}")
 
     def _session_for_loop(self) -> Any:

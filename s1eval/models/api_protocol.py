@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from s1eval.budget.engine import Continuation, Step, is_greedy, penalties
+from s1eval.budget.engine import Continuation, Step, is_greedy, penalties, stop_string_cut
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,9 @@ _RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 _MAX_BACKOFF_S = 60.0
 BAN_BIAS = -100.0  # the most negative logit_bias the OpenAI API accepts (vLLM clamps to it)
 _SNIPPET = 300
+# vLLM's server refuses a request with more stop strings than VLLM_MAX_STOP_STRINGS (default 4) with
+# HTTP 400 (vllm/entrypoints/generate/base/protocol.py, StopParam); the rest are matched here.
+DEFAULT_MAX_STOP_STRINGS = 4
 
 
 class APIRequestError(RuntimeError):
@@ -74,6 +77,8 @@ class APIConfig:
     # ~75 ms of vLLM server time per request on CPU, the bias under 1 ms (benchmarks/untexted_mask.py),
     # and kills the engine of vLLM's V2 model runner (at most 1,024 ids). None: no mask.
     untexted: range | None = None
+    # At most this many stop strings go to the server (vLLM's limit); the client cuts at the others.
+    max_stop_strings: int = DEFAULT_MAX_STOP_STRINGS
 
 
 def completions_url(base_url: str) -> str:
@@ -107,7 +112,7 @@ def request_payload(cont: Continuation, cfg: APIConfig, decode: Callable[[Sequen
         "max_tokens": cont.max_new,
         "min_tokens": cont.min_new,
         "stop_token_ids": sorted(cont.stop_token_ids),
-        "stop": list(cont.stop_strings),
+        "stop": list(sent_stop_strings(cont, cfg.max_stop_strings, decode)),
         **sampling_fields(cont.sampling),
         "n": 1,
         "stream": False,
@@ -123,6 +128,34 @@ def request_payload(cont: Continuation, cfg: APIConfig, decode: Callable[[Sequen
         bias = {str(k): v for k, v in (payload.get("logit_bias") or {}).items()}
         payload["logit_bias"] = {**bias, **dict.fromkeys(map(str, cfg.untexted), BAN_BIAS)}
     return payload
+
+
+def sent_stop_strings(cont: Continuation, limit: int, decode: Callable[[Sequence[int]], str]) -> tuple[str, ...]:
+    """The stop strings sent to the server: at most `limit`, the task's own first.
+
+    Strings that are the text of one of the continuation's stop ids (lm-eval adds the EOS text to a
+    task's `until`) go last: the id already stops the server. What is left out is cut on the
+    client (`cut_unsent_stops`), so the result is the same either way.
+    """
+    id_texts = {decode([i]) for i in cont.stop_token_ids}
+    unique = [s for s in dict.fromkeys(cont.stop_strings) if s]
+    ordered = [s for s in unique if s not in id_texts] + [s for s in unique if s in id_texts]
+    return tuple(ordered[:max(0, limit)])
+
+
+def cut_unsent_stops(step: Step, cont: Continuation, sent: Sequence[str],
+                     decode: Callable[[Sequence[int]], str]) -> Step:
+    """`step` cut where a stop string the server was not given first appears (see `sent_stop_strings`),
+    as a server that watched every stop string would have stopped."""
+    if not set(cont.stop_strings) - set(sent):
+        return step
+    cut = stop_string_cut(step.new_ids, cont.stop_strings, decode)
+    if cut is None:
+        return step
+    by_id = step.finish == "stop" and isinstance(step.matched_stop, int)
+    if by_id and cut[0] == len(step.new_ids):  # the stop id's own text: it stopped by the id
+        return step
+    return Step(step.new_ids[: cut[0]], "stop", cut[1], step.cached_tokens)
 
 
 def step_from_response(data: Any, cont: Continuation, eos_id: int,

@@ -14,6 +14,8 @@ contains `<|im_start|>answer`, the same shape as the tiny model's "ends" variant
     response), "echo_auth_500" (a 500 whose body echoes the Authorization header, as a careless
     proxy might).
 
+Like vLLM (VLLM_MAX_STOP_STRINGS, default 4) it answers HTTP 400 to more than `max_stop_strings` stop strings.
+
 Every request is recorded (`seen`: body, headers, fault, arrival and finish times), with the most
 requests it ever had in flight at once.
 """
@@ -45,8 +47,10 @@ class Seen:
 
 class FaultServer:
     def __init__(self, tokenizer: Any, faults: Sequence[str] = (), *, return_ids: bool = True,
-                 delay: Callable[[str], float] | None = None, hang_s: float = 30.0) -> None:
+                 delay: Callable[[str], float] | None = None, hang_s: float = 30.0,
+                 max_stop_strings: int = 4) -> None:
         self.tok, self.faults, self.return_ids = tokenizer, list(faults), return_ids
+        self.max_stop_strings = max_stop_strings  # vLLM's VLLM_MAX_STOP_STRINGS default
         self.delay, self.hang_s = delay, hang_s
         self.seen: list[Seen] = []
         self.in_flight = self.max_in_flight = 0
@@ -119,6 +123,10 @@ class FaultServer:
         if fault == "drop":
             request.transport.close()
             return web.Response(status=500)
+        if len(body.get("stop") or []) > self.max_stop_strings:  # vLLM's validation error, as it words it
+            return web.json_response({"error": {"message": f"stop: List should have at most {self.max_stop_strings} "
+                                                           f"items after validation, not {len(body['stop'])}"}},
+                                     status=400)
         prompt = self._prompt_text(body["prompt"])
         if self.delay is not None:
             await asyncio.sleep(self.delay(prompt))

@@ -231,6 +231,47 @@ def test_a_tasks_logit_bias_reaches_the_server_and_a_misspelt_key_fails(tiny_end
         assert server.count() == sent
 
 
+# lm-eval adds the EOS text to a task's `until`: with 4 task strings that made 5, which vLLM refuses (HTTP 400)
+FOUR_UNTIL = ["x1", "x2", "x3", "42"]
+SIX_UNTIL = ["x1", "x2", "x3", "x4", "x5", " 4"]  # the one that matches is past the server's limit
+
+
+@pytest.mark.parametrize("until", [FOUR_UNTIL, SIX_UNTIL], ids=["four", "six"])
+def test_at_most_four_stop_strings_reach_the_server_and_the_rest_are_cut_on_the_client(tiny_ends, until):
+    kw = {**BF, "until": until}
+    with FaultServer(_tok(tiny_ends)) as server:
+        lm = s1api(server.url, tiny_ends)
+        got, got_stats = run_with_stats(lm, instances(lm, kw, QUESTIONS[:2]))
+        answer_stops = [s.body["stop"] for s in server.seen if "<|im_start|>answer" in _prompt(lm, s)]
+    assert answer_stops and all(stops == until[:4] for stops in answer_stops)  # the task's own first, no EOS text
+    # the same as a server that takes every stop string
+    with FaultServer(_tok(tiny_ends), max_stop_strings=10) as server:
+        lm = s1api(server.url, tiny_ends, max_stop_strings=10)
+        want, want_stats = run_with_stats(lm, instances(lm, kw, QUESTIONS[:2]))
+        assert any(len(s.body["stop"]) == len(until) + 1 for s in server.seen)  # the EOS text too
+    assert got == want and got_stats == want_stats
+    assert all(r["finish_reasons"][-1] == "stop_string" for r in got_stats)
+    assert all(t.endswith("<|im_start|>answer") or t.endswith("<|im_start|>answer ") for t in got)  # no 42
+
+
+def test_a_server_taking_fewer_stop_strings_fails_at_once_naming_the_option(tiny_ends):
+    with FaultServer(_tok(tiny_ends), max_stop_strings=2) as server:
+        lm = s1api(server.url, tiny_ends)
+        with pytest.raises(APIRequestError, match=r"HTTP 400.*at most 2 items.*not retried.*sends at most "
+                                                  r"max_stop_strings=4 .*pass its limit as max_stop_strings"):
+            lm.generate_until(instances(lm, {**BF, "until": FOUR_UNTIL}, QUESTIONS[:1]), disable_tqdm=True)
+        assert server.count() == 4  # 3 thinking rounds, then the refused answer round, not retried
+        lm = s1api(server.url, tiny_ends, max_stop_strings=2)
+        texts, _ = run_with_stats(lm, instances(lm, {**BF, "until": FOUR_UNTIL}, QUESTIONS[:1]))
+    assert "42" not in texts[0]  # "42", the fourth, was cut on the client
+
+
+def test_max_stop_strings_must_be_a_count(tiny_ends):
+    with pytest.raises(ValueError, match=r"s1api: max_stop_strings='four' must be an integer >= 0 .*"
+                                         r"VLLM_MAX_STOP_STRINGS.*Pass e\.g\. max_stop_strings=4"):
+        s1api("http://127.0.0.1:9/v1", tiny_ends, max_stop_strings="four")
+
+
 def _tokenizer_with_config(src, out, vocab_size: int | None):
     """A copy of src's tokenizer, with src's config.json at `vocab_size` rows (None: no config)."""
     _tok(src).save_pretrained(out)
@@ -430,6 +471,22 @@ def test_real_vllm_server_stop_strings_match_s1hf(tiny_served, vllm_url):
     got, got_stats = run_with_stats(lm, instances(lm, kw))
     assert got == want and no_stats(got_stats) == no_stats(want_stats)
     assert all(r["finish_reasons"][:2] == ["stop_string", "stop_string"] for r in got_stats)
+
+
+@needs_vllm
+@pytest.mark.slow
+@pytest.mark.parametrize("until", [["x1", "x2", "x3", "2"], ["x1", "x2", "x3", "x4", "x5", "2"]], ids=["four", "six"])
+def test_real_vllm_server_takes_a_tasks_four_until_strings_and_more_are_cut_on_the_client(tiny_served, vllm_url,
+                                                                                         until):
+    """lm-eval adds the EOS text to `until`: 4 task strings made 5 stop strings, which vLLM 0.32 refuses
+    (HTTP 400, VLLM_MAX_STOP_STRINGS=4); strings past the limit are cut on the client."""
+    kw = {**BF, "until": until}
+    ref = s1hf(tiny_served)
+    want, want_stats = run_with_stats(ref, instances(ref, kw))
+    lm = served(vllm_url, tiny_served)
+    got, got_stats = run_with_stats(lm, instances(lm, kw))
+    assert got == want and no_stats(got_stats) == no_stats(want_stats)
+    assert all(r["finish_reasons"][-1] == "stop_string" for r in got_stats)  # the answer stopped at "2"
 
 
 @needs_vllm
