@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 from pathlib import Path
 
 from s1eval.mini.data import DATA_DIR
@@ -34,9 +33,26 @@ def sweep_argv(model: Path, output: Path, budgets: str, ignores: str, limit: int
     return argv + (["--limit", str(limit)] if limit else [])
 
 
+def clear_output(folder: Path) -> list[str]:
+    """Make room for a fresh demo in `folder`, deleting only what a sweep wrote there (its manifest says so).
+
+    A sweep resumes finished settings; a demo starts afresh. A non-empty folder without a sweep's manifest
+    is refused: it may be the user's (`--output .`), and no command deletes what it did not write.
+    """
+    from s1eval.sweep_manifest import MANIFEST, remove_own_outputs
+
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--output {folder} is a file; pass a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / MANIFEST).is_file():
+        raise ValueError(f"--output {folder} is not empty and holds no {MANIFEST} (it was not written by s1eval "
+                         "demo or sweep); pass a new or empty folder, e.g. --output demo_out")
+    return remove_own_outputs(folder) if folder.is_dir() else []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="s1eval demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", default="demo_out", type=Path, help="sweep folder (replaced on each run)")
+    parser.add_argument("--output", default="demo_out", type=Path,
+                        help="sweep folder: new, empty, or a previous demo's (whose outputs are replaced)")
     parser.add_argument("--model", default=MODEL_DIR, type=Path, help="model folder (default: the embedded one)")
     parser.add_argument("--budgets", default=BUDGETS, help=f"max_tokens_thinking values (default {BUDGETS})")
     parser.add_argument("--ignores", default=IGNORES, help=f"forced 'Wait' extensions (default {IGNORES})")
@@ -51,7 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     for noisy in ("lm_eval", "transformers"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    shutil.rmtree(args.output, ignore_errors=True)  # a sweep resumes finished settings; a demo starts afresh
+    try:
+        removed = clear_output(args.output)
+    except ValueError as err:
+        parser.error(str(err))
+    if removed:
+        print(f"Replacing the previous demo's outputs in {args.output}: {', '.join(removed)}")
     sweep = sweep_argv(args.model, args.output, args.budgets, args.ignores, args.limit, args.batch_size)
     print("mini-s1 (see s1eval/data/mini/model/MODEL_CARD.md): budget forcing on held-out s1_mini problems.\n"
           f"s1eval sweep {' '.join(sweep)}\n")

@@ -7,13 +7,18 @@
 The paper's control baselines are one more grid dimension, e.g. token-conditional with and
 without budget forcing: `--controls token:1024,token:2048 --max-tokens-thinking none`.
 
-The model is constructed once for the whole grid (a 32B model takes minutes to load) and only if
-some setting is still unfinished. Each setting writes lm-eval's own outputs (results, samples)
-and our statistics sidecar into `OUTPUT/settings/NAME/`, then a `done.json` marker, atomically;
-a rerun skips finished settings and says so. Finished requests of an interrupted setting are kept
-in lm-eval's request cache (`OUTPUT/request_cache`), so a crash mid-setting loses nothing either.
-The summary (CSV + JSON), the paper's metrics and the scaling plot are rebuilt from the files on
-disk after every setting (s1eval.sweep_summary).
+Everything that can be checked is checked before the model loads (s1eval.sweep_checks): a bad
+argument is one line and exit status 2, and leaves nothing behind. The model is then constructed
+once for the whole grid (a 32B model takes minutes to load) and only if some setting is still
+unfinished. Each setting writes lm-eval's own outputs (results, samples) and our statistics sidecar
+into `OUTPUT/settings/NAME/`, then a `done.json` marker, atomically, and prints one line (accuracy,
+thinking tokens, share forced, time). A rerun skips finished settings and says so; finished requests
+of an interrupted setting are kept in lm-eval's request cache (`OUTPUT/request_cache/`) with their
+statistics, so a crash mid-setting loses nothing either. Both are reused only for the same run:
+`OUTPUT/sweep.json` records the sweep's identity (model fingerprint, model_args, gen_kwargs, seed,
+task configurations, ...; s1eval.sweep_manifest) and a rerun that differs is refused, naming the
+differences. The summary (CSV + JSON), the paper's metrics and the scaling plot are rebuilt from the
+files on disk after every setting (s1eval.sweep_summary).
 """
 
 from __future__ import annotations
@@ -23,11 +28,11 @@ import itertools
 import json
 import logging
 import shutil
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from tqdm.auto import tqdm
 
 from s1eval.sidecar import write_jsonl_atomic
 
@@ -62,16 +67,32 @@ class Setting:
         return kwargs
 
 
-def _csv(value: str, cast) -> list:
+def _csv(value: str, cast, what: str = "values") -> list:
     try:
-        return [cast(v) for v in value.split(",") if v.strip()]
+        values = [cast(v) for v in value.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a comma-separated list, e.g. 512,1024,2048") from None
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a comma-separated list of {what}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"{value!r} is empty; give at least one value")
+    return values
 
 
 def _budget(v: str) -> int | str | None:
     v = v.strip()
-    return None if v == "none" else "auto" if v == "auto" else int(v)
+    if v in ("none", "auto"):
+        return None if v == "none" else v
+    value = int(v)
+    if value < 0:
+        raise ValueError(v)
+    return value
+
+
+def _count(v: str) -> int:
+    value = int(v)
+    if value < 0:
+        raise ValueError(v)
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,25 +100,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="s1hf, s1vllm or s1api")
     p.add_argument("--model_args", default="", help="as for lm_eval")
     p.add_argument("--tasks", required=True, type=lambda v: _csv(v, str))
-    p.add_argument("--max-tokens-thinking", default=[None], type=lambda v: _csv(v, _budget),
-                   help="budgets, e.g. 512,1024,auto; none = no cap (default)")
-    p.add_argument("--ignores", default=[0], type=lambda v: _csv(v, int), help="thinking_n_ignore values")
+    p.add_argument("--max-tokens-thinking", default=[None],
+                   type=lambda v: _csv(v, _budget, "budgets >= 0, auto or none (e.g. 512,1024,auto)"),
+                   help="budgets >= 0, e.g. 512,1024,auto; none = no cap (default)")
+    p.add_argument("--ignores", default=[0], type=lambda v: _csv(v, _count, "counts >= 0 (e.g. 0,1,2)"),
+                   help="thinking_n_ignore values >= 0, e.g. 0,1,2")
     p.add_argument("--ignore-str", default="Wait", help="thinking_n_ignore_str (default Wait)")
-    p.add_argument("--controls", default=[None], type=lambda v: _csv(v, _control),
+    p.add_argument("--controls", default=[None],
+                   type=lambda v: _csv(v, _control, "controls (e.g. token:1024,step:16)"),
                    help="control baselines, e.g. token:1024,token:2048 or step:16 or class:long,class:short")
     p.add_argument("--gen_kwargs", default="", help="extra generation kwargs for every setting")
     p.add_argument("--output", required=True, type=Path)
     p.add_argument("--apply_chat_template", action="store_true")
     p.add_argument("--fewshot_as_multiturn", action="store_true")
     p.add_argument("--system_instruction")
-    p.add_argument("--limit", type=float)
-    p.add_argument("--num_fewshot", type=int)
+    p.add_argument("--limit", type=_limit, help="problems per task (an integer), or a fraction < 1")
+    p.add_argument("--num_fewshot", type=_count)
     p.add_argument("--batch_size", default=None)
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0, help="lm-eval's random/numpy/torch seeds")
-    p.add_argument("--metadata", type=json.loads, default=None, help="JSON, as lm_eval --metadata")
+    p.add_argument("--metadata", type=_json_object, default=None, help="JSON, as lm_eval --metadata")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
     return p
+
+
+def _limit(v: str) -> float:
+    try:
+        value = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{v!r} is not a number; e.g. --limit 40 or --limit 0.1") from None
+    if not value > 0 or (value >= 1 and not value.is_integer()):
+        raise argparse.ArgumentTypeError(f"{v!r}: give a whole number of problems (>= 1) or a fraction in (0, 1)")
+    return value
+
+
+def _json_object(v: str) -> dict:
+    try:
+        value = json.loads(v)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{v!r} is not JSON ({err}); e.g. '{{\"gpqa_data\": \"x.csv\"}}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{v!r} is not a JSON object; e.g. '{{\"gpqa_data\": \"x.csv\"}}'")
+    return value
 
 
 def _control(v: str) -> str:
@@ -119,14 +163,27 @@ def _done_marker(out: Path, setting: Setting) -> Path:
     return out / "settings" / setting.name / "done.json"
 
 
-def run_setting(lm: Any, task_manager: Any, args: argparse.Namespace, setting: Setting) -> None:
+def is_done(out: Path, setting: Setting, args: argparse.Namespace, key: str) -> bool:
+    """Whether the setting finished under this sweep's identity, limit and task list."""
+    marker = _done_marker(out, setting)
+    if not marker.is_file():
+        return False
+    try:
+        [record] = [json.loads(line) for line in marker.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except ValueError:
+        return False
+    return (record.get("identity") == key and record.get("tasks") == args.tasks
+            and record.get("limit") == args.limit)
+
+
+def run_setting(lm: Any, task_manager: Any, args: argparse.Namespace, setting: Setting, key: str) -> None:
     """Evaluate one setting with lm-eval and write its outputs, then the done marker."""
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.utils import simple_parse_args_string
 
     folder = args.output / "settings" / setting.name
-    shutil.rmtree(folder, ignore_errors=True)  # a half-written setting restarts cleanly
+    shutil.rmtree(folder, ignore_errors=True)  # ours (sweep.json is there): a half-written setting restarts cleanly
     tracker = EvaluationTracker(output_path=str(folder))
     extra = simple_parse_args_string(args.gen_kwargs)
     options = {kw: getattr(args, name) for name, kw in PASSTHROUGH.items() if getattr(args, name) not in (None, False)}
@@ -134,7 +191,7 @@ def run_setting(lm: Any, task_manager: Any, args: argparse.Namespace, setting: S
         options["limit"] = int(options["limit"])
     results = simple_evaluate(
         model=lm, model_args=args.model_args, tasks=args.tasks, gen_kwargs=setting.gen_kwargs(extra),
-        log_samples=True, evaluation_tracker=tracker, use_cache=str(args.output / "request_cache"),
+        log_samples=True, evaluation_tracker=tracker, use_cache=str(args.output / "request_cache" / key),
         task_manager=task_manager,
         random_seed=args.seed, numpy_random_seed=args.seed, torch_random_seed=args.seed, **options,
     )
@@ -142,7 +199,8 @@ def run_setting(lm: Any, task_manager: Any, args: argparse.Namespace, setting: S
     tracker.save_results_aggregated(results=results, samples=samples)
     for task in results["configs"]:
         tracker.save_results_samples(task_name=task, samples=samples[task])
-    write_jsonl_atomic(_done_marker(args.output, setting), [{"setting": setting.name, "tasks": args.tasks}])
+    write_jsonl_atomic(_done_marker(args.output, setting),
+                       [{"setting": setting.name, "tasks": args.tasks, "limit": args.limit, "identity": key}])
 
 
 def build_model(args: argparse.Namespace) -> Any:
@@ -153,26 +211,46 @@ def build_model(args: argparse.Namespace) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     from s1eval import _autoload
 
     _autoload.install(force=True)  # our models, tasks and the statistics sidecar
-    from s1eval.sweep_summary import write_summary
+    from s1eval.sweep_checks import SweepArgumentError, check_arguments
+    from s1eval.sweep_manifest import SweepFolderError, cache_key, write_manifest
+    from s1eval.sweep_summary import progress_line, write_summary
 
     settings = settings_of(args)
-    todo = [s for s in settings if not _done_marker(args.output, s).exists()]
+    try:
+        checked = check_arguments(args, settings)
+    except (SweepArgumentError, SweepFolderError) as err:
+        print(f"s1eval sweep: {err}", file=sys.stderr)
+        return 2
+    key = cache_key(checked.identity)
+    write_manifest(args.output, checked.identity, ["s1eval", "sweep", *argv])
+    todo = [s for s in settings if not is_done(args.output, s, args, key)]
     if len(todo) < len(settings):
         log.warning("Skipping %d finished settings: %s", len(settings) - len(todo),
                     ", ".join(s.name for s in settings if s not in todo))
     lm = build_model(args) if todo else None  # built once, only if there is work left
-    task_manager = None
-    if todo:  # indexing lm-eval's task folders takes seconds: once per sweep, not per setting
-        from lm_eval.tasks import TaskManager
-
-        task_manager = TaskManager(metadata=args.metadata)
-    for setting in tqdm(todo, desc="settings", disable=None):
-        run_setting(lm, task_manager, args, setting)
-        write_summary(args.output, settings, plot=not args.no_plot)
-    summary = write_summary(args.output, settings, plot=not args.no_plot)
+    plot = not args.no_plot
+    bar = _progress_bar(len(todo))
+    for i, setting in enumerate(todo, 1):
+        start = time.monotonic()
+        run_setting(lm, checked.task_manager, args, setting, key)
+        summary = write_summary(args.output, settings, plot=plot)
+        bar.clear()
+        print(progress_line(i, len(todo), setting.name, summary["rows"], time.monotonic() - start), flush=True)
+        bar.update()
+    bar.close()
+    summary = write_summary(args.output, settings, plot=plot)
     print(summary["table"])
     return 0
+
+
+def _progress_bar(total: int) -> Any:
+    """An overall bar on a terminal (lm-eval's own bars may be off: the demo sets TQDM_DISABLE)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="settings", unit="setting", disable=not sys.stderr.isatty() or total == 0,
+                leave=False)

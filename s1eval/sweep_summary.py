@@ -1,9 +1,11 @@
 """Rebuild a sweep's summary from the files its settings wrote (so a resumed sweep is complete).
 
 For each finished setting and task: accuracy with a 95% CI (from the per-sample scores in
-lm-eval's samples file), mean thinking tokens and the share of samples within the budget (from
-our statistics sidecar). Writes `summary.csv` and `summary.json` atomically, plus the paper's
-metrics (Control, Scaling, Performance) and the scaling plot.
+lm-eval's samples file), mean thinking tokens, the share of samples within the budget and the share
+whose answer was forced (from our statistics sidecar, over `stats_n` rows: fewer than `n` when some
+responses came from a request cache without stored statistics, and the table says so). Writes
+`summary.csv` and `summary.json` atomically, plus the paper's metrics (Control, Scaling, Performance)
+and the scaling plot.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Sequence
 from s1eval.sidecar import write_text_atomic
 
 FIELDS = ("setting", "task", "budget", "ignores", "control", "n", "accuracy", "ci_low", "ci_high",
-          "thinking_tokens_mean", "within_budget_share", "forced_share")
+          "stats_n", "thinking_tokens_mean", "within_budget_share", "forced_share")
 
 
 def _latest(folder: Path, pattern: str) -> Path | None:
@@ -48,7 +50,7 @@ def setting_rows(folder: Path, setting: Any, tasks: Sequence[str]) -> list[dict[
         rows.append({
             "setting": setting.name, "task": task, "budget": setting.budget, "ignores": setting.ignores,
             "control": setting.control,
-            "n": len(scores), "accuracy": acc, "ci_low": low, "ci_high": high,
+            "n": len(scores), "accuracy": acc, "ci_low": low, "ci_high": high, "stats_n": len(stats),
             "thinking_tokens_mean": statistics.fmean(thinking) if thinking else None,
             "within_budget_share": sum(within) / len(within) if within else None,
             "forced_share": sum(bool(r["forced"]) for r in stats) / len(stats) if stats else None,
@@ -56,14 +58,44 @@ def setting_rows(folder: Path, setting: Any, tasks: Sequence[str]) -> list[dict[
     return rows
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'setting':<24} {'task':<16} {'n':>4} {'accuracy':>9} {'95% CI':>15} {'thinking':>9} {'within':>7}"]
+    """The summary as a table; budget figures over fewer rows than samples say over how many."""
+    lines = [f"{'setting':<24} {'task':<16} {'n':>4} {'accuracy':>9} {'95% CI':>15} {'thinking':>9} {'within':>7} "
+             f"{'forced':>7}"]
     for r in rows:
         think = "-" if r["thinking_tokens_mean"] is None else f"{r['thinking_tokens_mean']:.1f}"
-        within = "-" if r["within_budget_share"] is None else f"{100 * r['within_budget_share']:.0f}%"
+        partial = f"  (budget figures over {r['stats_n']} of {r['n']})" if r["stats_n"] != r["n"] else ""
         lines.append(f"{r['setting']:<24} {r['task']:<16} {r['n']:>4} {100 * r['accuracy']:>8.1f}% "
-                     f"[{100 * r['ci_low']:5.1f}, {100 * r['ci_high']:5.1f}] {think:>9} {within:>7}")
+                     f"[{100 * r['ci_low']:5.1f}, {100 * r['ci_high']:5.1f}] {think:>9} "
+                     f"{_pct(r['within_budget_share']):>7} {_pct(r['forced_share']):>7}{partial}")
     return "\n".join(lines)
+
+
+def _metrics_table(metrics: dict[str, dict[str, Any]]) -> str:
+    """The paper's three metrics per task (Control and Performance in %, Scaling in points per doubling)."""
+    lines = [f"{'task':<16} {'Control':>8} {'Scaling':>8} {'Performance':>12} {'settings':>9}"]
+    notes = []
+    for task, m in metrics.items():
+        control = "-" if m["control"] is None else f"{m['control']:.1f}%"
+        scaling = "-" if m["scaling"] is None else f"{m['scaling']:.1f}"
+        perf = "-" if m["performance"] is None else f"{m['performance']:.1f}%"
+        lines.append(f"{task:<16} {control:>8} {scaling:>8} {perf:>12} {m['settings']:>9}")
+        notes += [f"{task}: {note}" for note in m.get("notes") or []]
+    return "\n".join(lines + notes)
+
+
+def progress_line(i: int, total: int, setting: str, rows: list[dict[str, Any]], seconds: float) -> str:
+    """One line per finished setting: accuracy, thinking tokens and share forced per task, and the time."""
+    parts = []
+    for r in (r for r in rows if r["setting"] == setting):
+        think = "-" if r["thinking_tokens_mean"] is None else f"{r['thinking_tokens_mean']:.1f}"
+        parts.append(f"{r['task']} {100 * r['accuracy']:.1f}% [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}] "
+                     f"(n={r['n']}), thinking {think}, forced {_pct(r['forced_share'])}")
+    return f"[{i}/{total}] {setting}: {'; '.join(parts) or 'no samples'} ({seconds:.1f} s)"
 
 
 def write_summary(out: Path, settings: Sequence[Any], plot: bool = True) -> dict[str, Any]:
@@ -89,5 +121,5 @@ def write_summary(out: Path, settings: Sequence[Any], plot: bool = True) -> dict
         from s1eval.scaling.plot import plot_scaling
 
         plot_scaling(rows, out / "scaling.png")
-    return {**summary, "table": _table(rows) + "\n" + json.dumps(metrics, indent=2)}
+    return {**summary, "table": _table(rows) + "\n\n" + _metrics_table(metrics)}
 

@@ -1,0 +1,78 @@
+"""Fingerprints of model folders: which weights, tokenizer and chat template produced a result.
+
+A resumed sweep or a cached request may be reused only when the model that produced it is the same
+(s1eval.sweep_manifest). A model named by a local folder is fingerprinted by its files: every small file
+(config, tokenizer, chat template, generation config: anything up to 32 MiB) is hashed whole, and each
+large weight file by its size and 16 evenly spaced 64 KiB samples, which any fine-tuning step changes
+throughout, so a 64 GB checkpoint costs 1 MiB of reads per file instead of a full pass. A hub id is
+fingerprinted through its snapshot in the local Hugging Face cache when there is one (the same files), and
+otherwise by id and revision only, which is what a hub id pins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+WHOLE_FILE_LIMIT = 32 * 2**20
+SAMPLES, SAMPLE_BYTES = 16, 64 * 2**10
+# Files that never decide a model's output (a checkout's README, training logs, git metadata).
+_IGNORED_PARTS = {".git", ".cache", "__pycache__"}
+_IGNORED_SUFFIXES = {".md", ".log", ".png", ".lock"}
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether `name` is meant as a local path rather than a hub id (`org/name`)."""
+    return (name.startswith(("/", "./", "../", "~", ".\\")) or name in (".", "..") or name.count("/") > 1
+            or os.path.exists(os.path.expanduser(name)))
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a small file, or of a large file's size and evenly spaced samples."""
+    size = path.stat().st_size
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        if size <= WHOLE_FILE_LIMIT:
+            for block in iter(lambda: f.read(2**20), b""):
+                h.update(block)
+            return h.hexdigest()
+        h.update(f"sampled:{size}".encode())
+        for i in range(SAMPLES):
+            f.seek(i * (size - SAMPLE_BYTES) // (SAMPLES - 1))
+            h.update(f.read(SAMPLE_BYTES))
+    return h.hexdigest()
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """One sha256 over the relative names and digests of the files that can decide a model's output."""
+    folder = Path(folder)
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder)
+        if _IGNORED_PARTS & set(rel.parts) or path.suffix in _IGNORED_SUFFIXES:
+            continue
+        h.update(f"{rel.as_posix()}\0{file_digest(path)}\n".encode())
+    return h.hexdigest()
+
+
+def model_identity(name: str, revision: str | None = None) -> dict[str, Any]:
+    """What identifies the model `name` (a local folder or a hub id): its fingerprint where the files are here."""
+    if looks_like_path(name):  # where the folder lies does not decide anything: a moved checkpoint is the same
+        return {"fingerprint": folder_fingerprint(Path(os.path.expanduser(name)).resolve())[:16]}
+    snapshot = _cached_snapshot(name, revision)
+    identity = {"hub_id": name, "revision": revision or "main"}
+    if snapshot is not None:
+        identity.update(commit=snapshot.name, fingerprint=folder_fingerprint(snapshot)[:16])
+    return identity
+
+
+def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
+    """The snapshot folder of `repo_id` at `revision` in the local Hugging Face cache, if it is there."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
+    except Exception:  # not cached (or no huggingface_hub): the id and revision are all there is
+        return None
