@@ -177,3 +177,16 @@ def test_demo_replaces_only_what_a_sweep_wrote(tmp_path):
     assert sorted(removed) == sorted(["settings", "request_cache", "summary.csv", "summary.json", "scaling.png",
                                       "sweep.json"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_missing_plot_dependency_is_named_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    argv = ["--model", "s1hf", "--tasks", "s1_aime24", "--output", str(tmp_path / "out")]
+    assert _sweep_main(argv, monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert "matplotlib" in err and "--no-plot" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
