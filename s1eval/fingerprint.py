@@ -29,6 +29,19 @@ def looks_like_path(name: str) -> bool:
             or os.path.exists(os.path.expanduser(name)))
 
 
+def check_model_location(key: str, value: str) -> None:
+    """Raise ValueError when `value` (model arg `key`) is a local path that does not exist, or a hub id that
+    cannot be had: not in the local cache while HF_HUB_OFFLINE is set. Cheap: call it before loading anything."""
+    if looks_like_path(value):
+        if not os.path.exists(os.path.expanduser(value)):
+            raise ValueError(f"{key}={value} does not exist (a local path); check the path, or name a hub model "
+                             "as org/name")
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") and _cached_snapshot(value, None) is None:
+        raise ValueError(f"{key}={value} is neither a local folder nor in the local Hugging Face cache, and "
+                         "HF_HUB_OFFLINE is set; download it first or pass a local folder")
+
+
 def file_digest(path: Path) -> str:
     """sha256 of a small file, or of a large file's size and evenly spaced samples."""
     size = path.stat().st_size

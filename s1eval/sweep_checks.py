@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from s1eval.fingerprint import looks_like_path, model_identity
+from s1eval.fingerprint import check_model_location, looks_like_path, model_identity
 
 
 class SweepArgumentError(ValueError):
@@ -129,15 +128,10 @@ def _check_model_args(name: str, model_cls: Any, model_args: dict[str, Any]) -> 
 
 
 def _check_model_path(key: str, value: str) -> None:
-    """A local path must exist; a hub id must be in the local cache when the hub is offline."""
-    if looks_like_path(value):
-        if not os.path.exists(os.path.expanduser(value)):
-            raise SweepArgumentError(f"{key}={value} does not exist (a local path); check the path, or name a "
-                                     "hub model as org/name")
-        return
-    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") and model_identity(value).get("commit") is None:
-        raise SweepArgumentError(f"{key}={value} is neither a local folder nor in the local Hugging Face cache, "
-                                 "and HF_HUB_OFFLINE is set; download it first or pass a local folder")
+    try:
+        check_model_location(key, value)
+    except ValueError as err:
+        raise SweepArgumentError(str(err)) from None
 
 
 def _check_gen_kwargs(model_cls: Any, gen_kwargs: dict[str, Any], setting: str) -> None:
