@@ -52,3 +52,34 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) demo_out mini_out mini_fast
+
+# The regression gate (docs/ci_recipe.md), exactly as a user's CI gates a new checkpoint: evaluate GATE_MODEL (the
+# shipped mini-s1 model) with the baseline's own command into GATE_OUT, then `s1eval compare BASELINE NEW
+# --fail-on-regression` (exit 1 on a regression, 2 when the runs are not comparable). The baseline,
+# results/baselines/mini-s1, was written by `make gate-baseline`: s1_mini, its first 300 problems, a 128-token
+# thinking budget with one forced "Wait", greedy, float32, batch 64. One thread: the same tokens as two (checked),
+# at less than half the CPU time on a busy 2-core machine. GATE_OUT (ignored, under runs/) is replaced each time.
+GATE_BASELINE ?= results/baselines/mini-s1
+GATE_MODEL ?= s1eval/data/mini/model
+GATE_OUT ?= runs/gate
+GATE_TOLERANCE ?= 0
+GATE_LIMIT ?= 300
+GATE_EVAL = OMP_NUM_THREADS=1 $(BIN)/lm_eval --model s1hf --model_args pretrained=$(GATE_MODEL),max_length=4096 \
+    --tasks s1_mini --limit $(GATE_LIMIT) --apply_chat_template --batch_size 64 \
+    --gen_kwargs max_gen_toks=768,max_tokens_thinking=128,thinking_n_ignore=1,thinking_n_ignore_str=Wait \
+    --log_samples --output_path
+
+.PHONY: gate gate-baseline
+
+gate: venv
+	rm -rf $(GATE_OUT)/candidate
+	$(GATE_EVAL) $(GATE_OUT)/candidate
+	$(BIN)/s1eval compare $(GATE_BASELINE) $(GATE_OUT)/candidate --fail-on-regression --tolerance $(GATE_TOLERANCE) \
+	    --json $(GATE_OUT)/compare.json
+
+# Remake the baseline (after a task or grader version bump, or a deliberate change of the model's outputs):
+# `git rm -r results/baselines/mini-s1`, then this target, then commit the new folder.
+gate-baseline: venv
+	@test ! -e $(GATE_BASELINE) || { echo "make gate-baseline: $(GATE_BASELINE) exists; remove it first \
+	(git rm -r $(GATE_BASELINE)) to write a new baseline there" >&2; exit 2; }
+	$(GATE_EVAL) $(GATE_BASELINE)
