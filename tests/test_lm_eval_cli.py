@@ -44,7 +44,7 @@ def outputs(out: Path, kind: str) -> list[dict]:
 def check_run(out: Path, model_path: str, backend: str = "s1hf") -> None:
     from transformers import AutoTokenizer
 
-    from s1eval.budget import stats_from_text
+    from s1eval.budget import parse_gen_kwargs, stats_from_text
 
     tok = AutoTokenizer.from_pretrained(model_path)
     samples, stats = outputs(out, "samples"), outputs(out, "s1stats")
@@ -58,7 +58,9 @@ def check_run(out: Path, model_path: str, backend: str = "s1hf") -> None:
         assert row["ignores_used"] == 1 and row["rounds"] == 2 and text.count("Wait") == 1
         assert row["thinking_tokens"] <= 16 and row["budget"] == 16
         assert row["forced"] == ("<|im_start|>answer\nFinal Answer:" in text)
-        assert stats_from_text(text, tok)["thinking_tokens"] == row["thinking_tokens"]
+        cfg, _ = parse_gen_kwargs(dict(kv.split("=", 1) for kv in GEN.split(",")))
+        again = stats_from_text(text, tok, budget=row["budget"], config=cfg)
+        assert (again["thinking_tokens"], again["forced"]) == (row["thinking_tokens"], row["forced"])
     # The grader's finished flag reaches the sidecar, equal to the sample's own.
     assert {r["doc_id"]: r["finished"] for r in stats} == {s["doc_id"]: s["grading"]["finished"] for s in samples}
     results = json.loads(sorted(out.rglob("results_*.json"))[0].read_text())

@@ -4,10 +4,33 @@ lm-eval's `generate_until` returns only strings, so the statistics travel two ot
 process-wide `COLLECTOR` that the sidecar writer (s1eval.sidecar) drains when lm-eval saves a
 task's samples, and totals returned through the model's `get_model_info()` into the results JSON.
 
-`stats_from_text` recomputes thinking/answer tokens from any response text (ours or the original
-fork's). It agrees with the engine's counts when re-tokenizing the decoded text gives back the
-generated ids; it can differ by a token when the forced newline is ambiguous (a forced end after
-thinking that already ended in a newline looks the same as one where we inserted it).
+`stats_from_text` recomputes thinking/answer tokens and "forced" from any response text (ours or
+the original fork's); `s1eval stats` runs it over a samples file. The engine's record (the sidecar)
+is the ground truth, and the text is read by the state machine's rules (s1eval.budget.machine):
+
+* A forced end (reasons `budget`: the thinking used the whole budget; `no_room_for_ignore`: an end
+  that would have been dropped, with fewer budget tokens left than the ignore string has;
+  `rejection_exhausted`: rejection sampling out of tries, cut to the budget) writes `\n` (unless
+  the thinking already ends in a newline) + thinking_end + `\n` + forced_answer_prefix. A natural
+  end writes thinking_end alone, and the model may write `\nFinal Answer:` itself (the embedded
+  mini-s1 model does): the text after the delimiter does not tell the two apart.
+* So an answer that does not start with `\n` + prefix, or thinking that does not end in a newline,
+  is not forced. Otherwise both readings are tested against what the engine allows: a natural end
+  leaves at most budget - 1 thinking tokens (budget with rejection sampling), at least
+  min_tokens_thinking (method append), and only after every ignore is used (the ignore string
+  appears thinking_n_ignore times); a forced end leaves exactly the budget, or (no_room_for_ignore)
+  fewer tokens than the ignore string short of it while an end could still be dropped. Thinking
+  counts the newline before the delimiter, unless the forced end inserted it.
+* Exactly one reading possible: that one. Both (the budget unknown, as `auto` or no budget is
+  without the context length; a natural end near the budget with ignores left; rejection sampling
+  at exactly the budget): forced is None, and thinking/answer tokens are None where the readings
+  differ. Neither (the original fork let thinking run past the budget): forced, as the text looks.
+  The budget must be the one the engine applied: a budget it lowered to fit the context, given
+  unlowered, reads a forced end as a natural one.
+
+Counts agree with the engine's when re-tokenizing the decoded text gives back the generated ids.
+The answer is the text lm-eval got, cut at the task's `until` strings; the engine also counts the
+tokens of an `until` string that ended the answer.
 """
 
 from __future__ import annotations
@@ -18,7 +41,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from s1eval.budget.config import PRESETS
+from s1eval.budget.config import PRESETS, BudgetConfig
 
 
 @dataclass
@@ -107,31 +130,106 @@ COLLECTOR = StatsCollector()
 
 
 def stats_from_text(
-    response: str, tokenizer: Any, preset: str = "s1", forced_answer_prefix: str = "Final Answer:"
+    response: str,
+    tokenizer: Any,
+    preset: str = "s1",
+    forced_answer_prefix: str = "Final Answer:",
+    *,
+    budget: int | None = None,
+    config: BudgetConfig | None = None,
 ) -> dict[str, Any]:
     """Recompute thinking/answer token counts and whether the answer was forced from a response.
 
     `response` is a full response as returned by s1eval or the original fork (start delimiter,
     thinking, answer delimiter, answer). Without an answer delimiter the whole text is thinking
-    (a run cut off mid-thought).
+    (a run cut off mid-thought, or no budget forcing at all) and the answer is not forced.
+
+    `config` is the request's budget-forcing configuration (`parse_gen_kwargs` of its gen_kwargs:
+    delimiters, forced_answer_prefix, ignores, min_tokens_thinking, rejection_sample); without it
+    `preset` and `forced_answer_prefix` give the delimiters and the prefix and nothing else is known.
+    `budget` is the thinking budget the engine applied (the sidecar's ``budget``: an integer
+    max_tokens_thinking, lowered by s1eval.budget.planning when it did not fit the allowance, or
+    the resolved ``auto`` budget); None when unknown. The rule is in the module docstring.
+
+    Returns ``thinking_tokens``, ``answer_tokens`` (None where the text alone cannot tell),
+    ``forced`` (True, False or None: unknown) and ``has_answer_delimiter``.
     """
-    if preset not in PRESETS:
-        raise ValueError(f"preset={preset!r} is unknown; use one of {', '.join(PRESETS)}")
-    start, end = PRESETS[preset]["thinking_start"], PRESETS[preset]["thinking_end"]
+    cfg = config if config is not None else _text_config(preset, forced_answer_prefix)
+    start, end = cfg.thinking_start, cfg.thinking_end
     body = response[len(start):] if response.startswith(start) else response
-    pos = body.rfind(end)
+    # Thinking never holds the answer delimiter (it contains a thinking stop); the answer may repeat it.
+    pos = body.find(end)
     if pos < 0:
         return {"thinking_tokens": _count(tokenizer, body), "answer_tokens": 0,
                 "forced": False, "has_answer_delimiter": False}
     thinking, answer = body[:pos], body[pos + len(end):]
-    prefix = "\n" + forced_answer_prefix
-    forced = bool(forced_answer_prefix) and answer.startswith(prefix)
-    if forced:
-        answer = answer[len(prefix):]
-    if forced and thinking.endswith("\n"):
-        thinking = thinking[:-1]  # the newline inserted before a forced end is not thinking
-    return {"thinking_tokens": _count(tokenizer, thinking), "answer_tokens": _count(tokenizer, answer),
-            "forced": forced, "has_answer_delimiter": True}
+    marker = "\n" + cfg.forced_answer_prefix if cfg.forced_answer_prefix else ""
+    natural = {"thinking_tokens": _count(tokenizer, thinking), "answer_tokens": _count(tokenizer, answer),
+               "forced": False, "has_answer_delimiter": True}
+    # A forced end writes `\n` unless the thinking already ends in one, then the end and `\n` + prefix.
+    if not answer.startswith(marker) or not (thinking == "" or thinking.endswith("\n")):
+        return natural
+    kept = natural["thinking_tokens"]  # the newline is the model's (or there is no thinking)
+    candidates = {kept}
+    if thinking.endswith("\n") and not thinking[:-1].endswith("\n"):
+        candidates.add(_count(tokenizer, thinking[:-1]))  # the newline was inserted by the forced end
+    forced_counts = {t for t in candidates if _forced_possible(t, cfg, budget, tokenizer)}
+    natural_possible = _natural_possible(kept, thinking, cfg, budget)
+    forced_answer = _count(tokenizer, answer[len(marker):])
+    if natural_possible and not forced_counts:
+        return natural
+    if not natural_possible and not forced_counts:
+        # No end the state machine writes explains the text (the original fork let thinking run past
+        # the budget; another engine): read it as it looks, a forced end after an inserted newline.
+        forced_counts = {min(candidates)}
+    thinking_tokens = next(iter(forced_counts)) if len(forced_counts) == 1 else None
+    if not natural_possible:
+        return {"thinking_tokens": thinking_tokens, "answer_tokens": forced_answer,
+                "forced": True, "has_answer_delimiter": True}
+    return {"thinking_tokens": thinking_tokens if thinking_tokens == kept else None,
+            "answer_tokens": forced_answer if forced_answer == natural["answer_tokens"] else None,
+            "forced": None, "has_answer_delimiter": True}
+
+
+def _text_config(preset: str, forced_answer_prefix: str) -> BudgetConfig:
+    if preset not in PRESETS:
+        raise ValueError(f"preset={preset!r} is unknown; use one of {', '.join(PRESETS)}")
+    delims = PRESETS[preset]
+    return BudgetConfig(thinking_start=delims["thinking_start"], thinking_end=delims["thinking_end"],
+                        until_thinking=(delims["until_thinking"],), forced_answer_prefix=forced_answer_prefix,
+                        delimiters=preset)
+
+
+def _natural_possible(tokens: int, thinking: str, cfg: BudgetConfig, budget: int | None) -> bool:
+    """Could an accepted natural end leave `tokens` thinking tokens (text `thinking`)?"""
+    if budget is not None:
+        # A round may generate `left` tokens; a stop among them leaves at most budget - 1 of thinking.
+        # Rejection sampling asks for left + 1 and accepts an end that fits: up to the whole budget.
+        if tokens > (budget if cfg.rejection_sample else budget - 1):
+            return False
+    if cfg.min_tokens_method == "append" and tokens < cfg.min_tokens_thinking:
+        return False  # that end would have been dropped and the ignore string appended
+    if cfg.thinking_n_ignore and cfg.thinking_n_ignore_str:
+        # an end is accepted only once every ignore is used; each used one is in the text
+        mark = cfg.thinking_n_ignore_str.strip() or cfg.thinking_n_ignore_str
+        return thinking.count(mark) >= cfg.thinking_n_ignore
+    return True
+
+
+def _forced_possible(tokens: int, cfg: BudgetConfig, budget: int | None, tokenizer: Any) -> bool:
+    """Could a forced end (budget, no_room_for_ignore, rejection_exhausted) leave `tokens` thinking tokens?"""
+    if budget is None:
+        return True  # the budget is unknown: any length may be the budget
+    if tokens == budget:
+        return True  # budget used up (or rejection sampling out of tries, cut to the budget)
+    if tokens > budget or cfg.rejection_sample or not cfg.thinking_n_ignore_str:
+        return False
+    # no_room_for_ignore: an end that would be dropped (ignores left, or below min_tokens_thinking with
+    # method append) when fewer budget tokens remain than the ignore string has.
+    suppressible = cfg.thinking_n_ignore > 0 or (
+        cfg.min_tokens_method == "append" and tokens < cfg.min_tokens_thinking)
+    ignore_tokens = _count(tokenizer, cfg.thinking_n_ignore_str)
+    return suppressible and budget - tokens < ignore_tokens
 
 
 def _count(tokenizer: Any, text: str) -> int:

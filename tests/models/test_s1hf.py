@@ -92,11 +92,13 @@ def test_without_thinking_kwargs_text_equals_lm_eval_hf_byte_for_byte(tiny_ends)
 
 
 def test_stats_from_text_agrees_with_the_engine(tiny_ends, tiny_never):
+    from s1eval.budget import parse_gen_kwargs
+
     for path, kw in [(tiny_ends, BF), (tiny_never, {**BF, "max_tokens_thinking": 30})]:
         lm = s1hf(path)
         texts, stats = run_with_stats(lm, instances(lm, kw))
         for text, row in zip(texts, stats):
-            again = stats_from_text(text, lm.tokenizer)
+            again = stats_from_text(text, lm.tokenizer, budget=row["budget"], config=parse_gen_kwargs(kw)[0])
             assert again["thinking_tokens"] == row["thinking_tokens"]
             assert again["forced"] == row["forced"]
             assert again["answer_tokens"] == row["answer_tokens"]

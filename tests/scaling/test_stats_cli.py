@@ -83,3 +83,88 @@ def test_agrees_with_the_sidecar_of_a_real_run(tiny_ends, tmp_path):
     ours = [json.loads(line) for line in out.read_text().splitlines()]
     keys = ("doc_id", "repeat", "budget", "thinking_tokens", "answer_tokens", "forced")
     assert [{k: r[k] for k in keys} for r in ours] == [{k: r[k] for k in keys} for r in engine]
+
+
+# A natural end the model followed with "Final Answer:" itself, and a forced one: the same text around the
+# delimiter; only the budget tells them apart (issue 18, item 4).
+OWN_PREFIX = f"{THINK}\nLet me check the sum\n{ANSWER}\nFinal Answer: 42"
+
+
+def recomputed(tiny_ends, tmp_path, rows, *flags):
+    samples = write_samples(tmp_path / "samples.jsonl", rows)
+    out, summary = tmp_path / "rows.jsonl", tmp_path / "summary.json"
+    flags = ["--output", str(out), "--json", str(summary), *flags]
+    assert stats_main([str(samples), "--tokenizer", tiny_ends, *flags]) == 0
+    return [json.loads(line) for line in out.read_text().splitlines()], json.loads(summary.read_text())
+
+
+def test_the_budget_tells_a_forced_end_from_the_models_own_prefix(tiny_ends, tok, tmp_path, capsys):
+    thinking = count(tok, "\nLet me check the sum\n")
+    inserted = count(tok, "\nLet me check the sum")  # had the forced end written the newline
+    assert inserted == thinking - 1
+    rows = [sample_row("t", 0, [1], responses=[OWN_PREFIX], gen_kwargs={"max_tokens_thinking": thinking + 5}),
+            sample_row("t", 1, [1], responses=[OWN_PREFIX], gen_kwargs={"max_tokens_thinking": inserted}),
+            sample_row("t", 2, [1], responses=[OWN_PREFIX], gen_kwargs={"max_tokens_thinking": "auto"})]
+    got, summary = recomputed(tiny_ends, tmp_path, rows)
+    assert [r["forced"] for r in got] == [False, True, None]
+    assert [r["thinking_tokens"] for r in got] == [thinking, inserted, None]
+    assert [r["answer_tokens"] for r in got] == [count(tok, "\nFinal Answer: 42"), count(tok, " 42"), None]
+    assert (summary["forced"], summary["forced_unknown"], summary["thinking_tokens_unknown"]) == (1, 1, 1)
+    assert summary["thinking_tokens_mean"] == (thinking + inserted) / 2  # over the two known rows
+    out = capsys.readouterr().out
+    assert "forced unknown: 1" in out and "pass --budget N" in out and "(over 2; unknown for 1)" in out
+    # --budget overrides every row's: now all three read as forced at that budget
+    got, _ = recomputed(tiny_ends, tmp_path, rows, "--budget", str(inserted))
+    assert [(r["forced"], r["budget"]) for r in got] == [(True, inserted)] * 3
+
+
+def test_ignores_left_mean_forced_and_the_rows_delimiters_are_used(tiny_ends, tok, tmp_path):
+    kw = {"thinking_n_ignore": 2, "thinking_n_ignore_str": "Wait"}  # no budget: auto up to the context
+    once = f"{THINK}\nLet me check the sum.\nWait the sum.\n{ANSWER}\nFinal Answer: 42"
+    twice = f"{THINK}\nLet me check the sum.\nWait the sum.\nWait.\n{ANSWER}\nFinal Answer: 42"
+    tags = "<think>\nLet me check the sum.\n</think>\nFinal Answer: 42"
+    rows = [sample_row("t", 0, [1], responses=[once], gen_kwargs=kw),
+            sample_row("t", 1, [1], responses=[twice], gen_kwargs=kw),
+            sample_row("t", 2, [1], responses=[tags], gen_kwargs={"max_tokens_thinking": 100,
+                                                                 "delimiters": "think_tags"})]
+    got, _ = recomputed(tiny_ends, tmp_path, rows)
+    # one Wait of two: that end could not have been accepted, so it was forced (the budget ran out)
+    assert [r["forced"] for r in got] == [True, None, False]
+    assert got[0]["answer_tokens"] == count(tok, " 42")
+    assert got[2]["thinking_tokens"] == count(tok, "\nLet me check the sum.\n")
+
+
+def test_auto_and_lowered_budgets_are_planned_as_the_engine_plans_them(tiny_ends, tok, tmp_path):
+    prompt = "Problem 0"
+    start, forced_end = count(tok, THINK), count(tok, "\n") + count(tok, f"{ANSWER}\nFinal Answer:")
+    rows = [sample_row("t", 0, [1], responses=[OWN_PREFIX], gen_kwargs={"max_tokens_thinking": "auto",
+                                                                        "max_gen_toks": 200}),
+            sample_row("t", 1, [1], responses=[OWN_PREFIX], gen_kwargs={"max_tokens_thinking": 500,
+                                                                        "max_gen_toks": 200})]
+    assert rows[0]["arguments"]["gen_args_0"]["arg_0"] == prompt
+    lowered = 200 - start - forced_end - 100  # answer_reserve 100 (s1eval.budget.planning)
+    got, _ = recomputed(tiny_ends, tmp_path, rows)
+    assert [r["budget"] for r in got] == [None, lowered]  # auto needs the context length
+    context = 150
+    got, _ = recomputed(tiny_ends, tmp_path, rows, "--max-length", str(context))
+    auto = min(200, context - count(tok, prompt)) - start - forced_end - 100
+    assert [r["budget"] for r in got] == [auto, auto]
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--budget", "-3", "'-3' is not an integer >= 0; pass e.g. --budget 512"),
+    ("--max-length", "0", "'0' is not an integer >= 1; pass e.g. --max-length 32768"),
+])
+def test_bad_numbers_are_usage_errors(tiny_ends, tmp_path, capsys, flag, value, message):
+    samples = write_samples(tmp_path / "s.jsonl", [sample_row("t", 0, [1], responses=[OWN_PREFIX])])
+    with pytest.raises(SystemExit) as exit_info:
+        stats_main([str(samples), "--tokenizer", tiny_ends, flag, value])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_unreadable_gen_kwargs_name_the_row(tiny_ends, tmp_path, capsys):
+    rows = [sample_row("t", 0, [1], responses=[OWN_PREFIX], gen_kwargs={"thinking_n_ignor": 1})]
+    samples = write_samples(tmp_path / "s.jsonl", rows)
+    assert stats_main([str(samples), "--tokenizer", tiny_ends]) == 2
+    err = capsys.readouterr().err
+    assert "s.jsonl:1: the row's gen_kwargs cannot be read" in err and "Did you mean thinking_n_ignore" in err
