@@ -43,7 +43,10 @@ class HFEngine(BatchedEngine):
         # Ids the model can emit but the tokenizer cannot decode (Qwen2.5: 151665-152063) make
         # text, ids and counts drift; they are masked unless explicitly allowed.
         rows = model.get_output_embeddings().weight.shape[0]
-        self.suppressed = [] if allow_untexted_ids else list(untexted_ids("s1hf", len(tokenizer), rows, None))
+        ids = range(0) if allow_untexted_ids else untexted_ids("s1hf", len(tokenizer), rows, None)
+        # Built once per model; transformers' `suppress_tokens` ran torch.isin over the whole
+        # vocabulary at every generated token (benchmarks/hf_untexted_mask.py).
+        self.untexted_mask = UntextedMask(ids.start) if ids else None
         self.model, self.tokenizer, self.device = model, tokenizer, device
         self.reuse_cache = reuse_cache and batch_size == 1
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -107,12 +110,12 @@ class HFEngine(BatchedEngine):
     def _generate(self, ids: torch.Tensor, mask: torch.Tensor | None, c: Continuation,
                   max_new: int, cache: Any) -> Any:
         from lm_eval.models.utils_hf import stop_sequences_criteria
-        from transformers import GenerationConfig
+        from transformers import GenerationConfig, LogitsProcessorList
 
         gen = GenerationConfig(
-            max_new_tokens=max_new, min_new_tokens=c.min_new or None,
+            max_new_tokens=max_new,
             eos_token_id=sorted(c.stop_token_ids), pad_token_id=self.pad_id, do_sample=False,
-            return_dict_in_generate=True, use_cache=True, suppress_tokens=self.suppressed or None,
+            return_dict_in_generate=True, use_cache=True,
         )
         if c.sampling.get("repetition_penalty") is not None:  # greedy too, as the other backends
             gen.repetition_penalty = c.sampling["repetition_penalty"]
@@ -122,13 +125,55 @@ class HFEngine(BatchedEngine):
                 if c.sampling.get(k) is not None:
                     setattr(gen, k, c.sampling[k])
             torch.manual_seed(c.seed if c.seed is not None else 0)
+        processors = LogitsProcessorList([self.untexted_mask] if self.untexted_mask is not None else [])
+        if c.min_new:
+            processors.append(MinNewStopMask(ids.shape[1], c.min_new, c.stop_token_ids))
         criteria = (stop_sequences_criteria(self.tokenizer, list(c.stop_strings), ids.shape[1], ids.shape[0])
                     if c.stop_strings else None)
         with torch.no_grad():
             return self.model.generate(
                 input_ids=ids, attention_mask=mask if mask is not None else torch.ones_like(ids),
                 generation_config=gen, stopping_criteria=criteria, past_key_values=cache,
+                logits_processor=processors,
             )
+
+
+class UntextedMask:
+    """A transformers logits processor: the ids from `texted` up (those without tokenizer entries,
+    `base.untexted_ids`, one contiguous range) get -inf, in place on the scores of the step.
+
+    The same tokens as `GenerationConfig(suppress_tokens=those ids)`, which builds
+    `torch.isin(arange(vocab), ids)` at every generated token: with Qwen2.5's 152,064 rows that
+    dominated a small model's decoding. Custom processors run after transformers' own (repetition
+    penalty, min_new_tokens) and before temperature / top-k / top-p, where suppress_tokens ran, and
+    a -inf is unchanged by those.
+    """
+
+    def __init__(self, texted: int) -> None:
+        self.texted = int(texted)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        scores[:, self.texted:] = float("-inf")
+        return scores
+
+
+class MinNewStopMask:
+    """transformers' `min_new_tokens`, without its whole-vocabulary work: the stop ids get -inf, in
+    place, until `min_new` tokens follow the `prompt_len` prompt positions.
+
+    `MinNewTokensLengthLogitsProcessor` builds `arange(vocab)`, an `isin` against the stop ids, a clone
+    and a `where` over the vocabulary at every token of the round, also after the minimum is reached;
+    on a busy CPU each such op costs milliseconds (benchmarks/hf_untexted_mask.py, the `min_new > 0` row).
+    """
+
+    def __init__(self, prompt_len: int, min_new: int, stop_ids: Any) -> None:
+        self.until_len = int(prompt_len) + int(min_new)
+        self.stop_ids = sorted(int(i) for i in stop_ids)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if input_ids.shape[-1] < self.until_len and self.stop_ids:
+            scores[:, self.stop_ids] = float("-inf")
+        return scores
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

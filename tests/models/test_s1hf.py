@@ -245,3 +245,70 @@ def test_a_model_arg_given_again_with_another_value_on_the_command_line_is_refus
         cls.create_from_arg_string("pretrained=x,batch_size=2", {"batch_size": "4", "device": None})
     with pytest.raises(ValueError, match=r"--model_args device=cpu and --device cuda:1"):
         cls.create_from_arg_obj({"pretrained": "x", "device": "cpu"}, {"batch_size": 1, "device": "cuda:1"})
+
+
+def test_the_untexted_mask_gives_the_tokens_of_suppress_tokens_without_an_isin_per_token(tiny_untexted, monkeypatch):
+    """The mask was GenerationConfig(suppress_tokens=...), which runs torch.isin over the whole vocabulary
+    at every generated token (Qwen2.5: 152,064 rows); it is now built once and applied in place."""
+    import torch
+    from transformers import GenerationConfig, SuppressTokensLogitsProcessor
+
+    from s1eval.models.hf_engine import UntextedMask
+
+    lm = s1hf(tiny_untexted)
+    mask = lm._engine.untexted_mask
+    assert isinstance(mask, UntextedMask) and mask.texted == 400  # ids 400-447 have no tokenizer entry
+    scores = torch.randn(3, 448)
+    want = SuppressTokensLogitsProcessor(list(range(400, 448)))(None, scores.clone())
+    assert torch.equal(mask(None, scores.clone()), want)
+
+    calls = []
+    real_isin = torch.isin
+
+    def counting_isin(elements, test_elements, *args, **kwargs):
+        if getattr(test_elements, "numel", lambda: 0)() == 48:  # a membership test against the untexted ids
+            calls.append(1)
+        return real_isin(elements, test_elements, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "isin", counting_isin)
+    kw = {**BF, "max_tokens_thinking": 30}
+    texts, stats = run_with_stats(lm, instances(lm, kw))
+    assert calls == [] and all(r["thinking_tokens"] == 30 and r["untexted_tokens"] == 0 for r in stats)
+
+    # the same tokens as the suppress_tokens path, greedy and sampled (top-k after the mask, as before)
+    prompt = torch.tensor([lm.tok_encode(chat(lm, "What is 2+2?") + "<|im_start|>think")])
+    for sampling in ({"do_sample": False}, {"do_sample": True, "temperature": 1.5, "top_k": 5}):
+        outs = []
+        for processors, suppress in (([mask], None), ([], list(range(400, 448)))):
+            torch.manual_seed(3)
+            gen = GenerationConfig(max_new_tokens=40, suppress_tokens=suppress, eos_token_id=[], pad_token_id=0,
+                                   **sampling)
+            outs.append(lm.model.generate(prompt, attention_mask=torch.ones_like(prompt), generation_config=gen,
+                                          logits_processor=processors)[0, prompt.shape[1]:].tolist())
+        assert outs[0] == outs[1] and len(outs[0]) == 40 and max(outs[0]) < 400, sampling
+
+
+def test_min_new_stop_mask_gives_the_tokens_of_transformers_min_new_tokens(tiny_ends):
+    """s1hf masks the stop ids of a round's first min_new tokens itself (transformers' processor does
+    whole-vocabulary work at every token of the round): the same tokens, greedy and batched."""
+    import torch
+    from transformers import GenerationConfig
+
+    from s1eval.models.hf_engine import MinNewStopMask
+
+    lm = s1hf(tiny_ends)
+    prompts = [lm.tok_encode(chat(lm, q) + "<|im_start|>think") for q in ("What is 2+2?", "Why?")]
+    width = max(map(len, prompts))
+    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    stops = [398, 399]
+    outs = []
+    for ours in (True, False):
+        gen = GenerationConfig(max_new_tokens=30, min_new_tokens=None if ours else 12, eos_token_id=stops,
+                               pad_token_id=0, do_sample=False)
+        processors = [MinNewStopMask(width, 12, stops)] if ours else []
+        outs.append(lm.model.generate(ids, attention_mask=mask, generation_config=gen,
+                                      logits_processor=processors)[:, width:].tolist())
+    assert outs[0] == outs[1]
+    # the mask mattered: each row stopped at a stop id after the minimum, not before it
+    assert all(any(t in stops for t in row[12:]) and not any(t in stops for t in row[:12]) for row in outs[0])
