@@ -241,10 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"s1eval stats: {err}", file=sys.stderr)
         return 2
     summary = summarize_rows(stats)
-    print(render(summary))
     if args.output:
         _write_rows(args.output, stats)
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(render(summary))  # after the files: a closed stdout (`| head`) must not lose them
     return 0
