@@ -190,3 +190,19 @@ def test_a_missing_plot_dependency_is_named_before_the_model_loads(tmp_path, cap
     err = capsys.readouterr().err
     assert "matplotlib" in err and "--no-plot" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("backend, kwargs", [
+    ("s1eval.models.hf:S1HFLM", {"pretrained": "/no/such/model"}),
+    ("s1eval.models.hf:S1HFLM", {"pretrained": "{model}", "tokenizer": "./no/such/tokenizer"}),
+    ("s1eval.models.api:S1API", {"base_url": "http://127.0.0.1:9/v1", "model": "m", "tokenizer": "/no/such/tok"}),
+])
+def test_a_backend_names_a_missing_local_path_before_loading(backend, kwargs, tiny_ends):
+    import importlib
+
+    module, name = backend.split(":")
+    cls = getattr(importlib.import_module(module), name)
+    kwargs = {k: v.format(model=tiny_ends) for k, v in kwargs.items()}
+    missing = next(v for v in kwargs.values() if "no/such" in v)
+    with pytest.raises(ValueError, match=f"={missing} does not exist"):  # not "Repo id must be in the form"
+        cls(**kwargs)

@@ -53,7 +53,7 @@ class S1API(TokenizerLM, TemplateLM):
                  think_end_token: str | None = None, allow_untexted_ids: bool = False,
                  trust_remote_code: bool = False, batch_size: Any = None, device: Any = None,
                  max_stop_strings: int = DEFAULT_MAX_STOP_STRINGS, **kwargs: Any) -> None:
-        check_model_args("s1api", kwargs, MODEL_ARGS)
+        check_model_args("s1api", kwargs, MODEL_ARGS, {"tokenizer": tokenizer})
         _require(base_url=base_url, model=model, tokenizer=tokenizer)
         if isinstance(max_stop_strings, bool) or not str(max_stop_strings).isdigit():
             raise ValueError(

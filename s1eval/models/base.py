@@ -22,6 +22,7 @@ from s1eval.budget.control import add_instruction, instruction
 from s1eval.budget.engine import Engine
 from s1eval.budget.planning import fit_generation
 from s1eval.budget.seeds import derive_seed
+from s1eval.fingerprint import check_model_location
 from s1eval.models import cached_stats
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,18 @@ def merge_lm_eval_args(name: str, model_args: dict[str, Any], cli: dict[str, Any
     return merged
 
 
-def check_model_args(name: str, kwargs: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    """Fail on any model argument we do not know, naming the valid ones (no silent pass-through)."""
+def check_model_args(name: str, kwargs: dict[str, Any], allowed: tuple[str, ...],
+                     paths: dict[str, Any] | None = None) -> None:
+    """Fail on any model argument we do not know, naming the valid ones (no silent pass-through), and on a
+    model or tokenizer path (`paths`: the backend's named arguments) that does not exist, before anything loads."""
     unknown = sorted(set(kwargs) - set(allowed) - set(_LM_EVAL_EXTRAS))
     if unknown:
         hints = {u: difflib.get_close_matches(u, allowed, n=1) for u in unknown}
         hint = "; ".join(f"{u} (did you mean {h[0]}?)" if h else u for u, h in hints.items())
         raise ValueError(f"{name} got unknown model_args: {hint}. Valid: {', '.join(allowed)}.")
+    for key, value in {**kwargs, **(paths or {})}.items():  # a missing folder says so, not "bad repo id"
+        if key in ("pretrained", "tokenizer") and isinstance(value, str) and value:
+            check_model_location(key, value)
 
 
 class BudgetForcingMixin:

@@ -36,7 +36,7 @@ class S1HFLM(BudgetForcingMixin, HFLM):
                  trust_remote_code: bool = False, seed: int = 1234, reuse_cache: bool = True,
                  think_end_token: str | None = None, revision: str = "main",
                  allow_untexted_ids: bool = False, **kwargs: Any) -> None:
-        check_model_args("s1hf", kwargs, MODEL_ARGS)
+        check_model_args("s1hf", kwargs, MODEL_ARGS, {"pretrained": pretrained, "tokenizer": tokenizer})
         import torch
 
         if device is None:

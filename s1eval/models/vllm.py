@@ -82,7 +82,7 @@ class S1VLLM(TokenizerLM, TemplateLM):
                  max_gen_toks: int = 256, trust_remote_code: bool = False, revision: str | None = None,
                  block_size: int | None = None, enforce_eager: bool = False, device: str | None = None,
                  resume_requests: bool = True, kv_cache_memory_bytes: int | None = None, **kwargs: Any) -> None:
-        check_model_args("s1vllm", kwargs, MODEL_ARGS)
+        check_model_args("s1vllm", kwargs, MODEL_ARGS, {"pretrained": pretrained, "tokenizer": tokenizer})
         super().__init__()
         if scheduling not in ("async", "barrier"):
             raise ValueError(f"scheduling={scheduling!r}: use async (default, no round barriers) or barrier")
