@@ -265,12 +265,13 @@ def test_reading_twice_and_triggering_twice_changes_nothing(installed, tmp_path)
         finders = sum(getattr(f, {MARK!r}, False) for f in sys.meta_path)
 
         import lm_eval.models
+        from lm_eval.api.model import CachingLM
         from lm_eval.api.registry import model_registry
         from lm_eval.loggers.evaluation_tracker import EvaluationTracker
         """, SPY, f"""
         TaskManager = manager.TaskManager
         again = [autoload.register_models(), autoload.patch_task_manager(TaskManager),
-                 autoload.patch_tracker(EvaluationTracker)]
+                 autoload.patch_tracker(EvaluationTracker), autoload.patch_caching_lm(CachingLM)]
         autoload = importlib.reload(autoload)  # and once more after every hook has fired
         autoload.install()
 
@@ -289,6 +290,7 @@ def test_reading_twice_and_triggering_twice_changes_nothing(installed, tmp_path)
             "again": again,
             "tm_depth": depth(TaskManager.__init__),
             "tracker_depth": depth(EvaluationTracker.save_results_samples),
+            "cache_depth": depth(CachingLM.__getattr__),
             "ours": {{k: v for k, v in model_registry.items() if k.startswith("s1")}},
             "builds": BUILDS,
             "defaults": DEFAULTS,
@@ -298,8 +300,8 @@ def test_reading_twice_and_triggering_twice_changes_nothing(installed, tmp_path)
     )
     assert result["finders_after_reload"] == 1
     assert result["finders_at_end"] == 0  # every watched module imported: the finder left meta_path
-    assert result["again"] == [[], False, False]
-    assert result["tm_depth"] == 1 and result["tracker_depth"] == 1
+    assert result["again"] == [[], False, False, False]
+    assert result["tm_depth"] == 1 and result["tracker_depth"] == 1 and result["cache_depth"] == 1
     assert result["ours"] == autoload.MODELS
     assert result["builds"] == [[result["defaults"], str(folder)]] * 2
 
