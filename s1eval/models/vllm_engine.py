@@ -12,6 +12,7 @@ request still thinking) for comparison and exact fork reproduction.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
 import logging
@@ -19,6 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, Hashable, Sequence
 
 from s1eval.budget.engine import BatchedEngine, Continuation, Engine, Step, is_greedy, penalties, stop_string_cut
+
+# A resident round with a stop string that is not one token (`</think>` is 3 in Gemma) stops at every
+# id whose text holds the string's last character and is continued if the string is not complete;
+# a string whose candidates are more than this goes out as fresh requests instead.
+MAX_WATCHED_IDS = 4096
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +44,8 @@ def untexted_mask(ids: range) -> dict[int, float] | None:
     return dict.fromkeys(ids, float("-inf")) or None
 
 
-def sampling_params(c: Continuation, mask: dict[int, float] | None, streamed: bool = False) -> Any:
+def sampling_params(c: Continuation, mask: dict[int, float] | None, streamed: bool = False,
+                    watched: frozenset[int] = frozenset()) -> Any:
     """vLLM SamplingParams for one continuation (only what the request asks for).
 
     `mask`: the `untexted_mask` logit bias, shared by every request (vLLM only reads it).
@@ -62,7 +69,7 @@ def sampling_params(c: Continuation, mask: dict[int, float] | None, streamed: bo
         **kwargs, seed=c.seed, max_tokens=c.max_new, min_tokens=c.min_new,
         # A resident request's stop strings are all texts of its stop ids (`VLLMEngine._resumable`):
         # vLLM's streaming input takes none, the ids stop it, and `poll` checks the text.
-        stop_token_ids=sorted(c.stop_token_ids), stop=None if streamed else list(c.stop_strings) or None,
+        stop_token_ids=sorted(c.stop_token_ids | watched), stop=None if streamed else list(c.stop_strings) or None,
         # The model's EOS is already in stop_token_ids; vLLM must not add generation_config stops
         # the state machine does not know about.
         ignore_eos=False, detokenize=bool(c.stop_strings) and not streamed, logit_bias=mask,
@@ -121,6 +128,7 @@ class _Chunk:
     session: "_Session | None"
     new_ids: list[int] = field(default_factory=list)
     cached: int = 0
+    watched: frozenset[int] = frozenset()  # ids that may complete one of its stop strings (see MAX_WATCHED_IDS)
 
 
 @dataclass
@@ -149,6 +157,9 @@ class VLLMEngine(Engine):
         self.engine = llm.llm_engine
         self.tokenizer = llm.get_tokenizer()
         self._id_texts: dict[int, str] = {}
+        self._watched: dict[tuple[str, ...], frozenset[int] | None] = {}
+        self._vocab: list[str] | None = None
+        self.pieces = 0  # resident rounds continued after a watched id that did not complete a stop string
         self.mask = mask
         self.resume = resume and supports_sessions(llm)
         self._inflight: dict[str, _Chunk] = {}  # by external request id
@@ -175,11 +186,12 @@ class VLLMEngine(Engine):
             self.engine.add_request(external_id, {"prompt_token_ids": list(cont.token_ids)},
                                     sampling_params(cont, self.mask))
             return
-        request = self._process(external_id, cont.token_ids, cont)
+        watched = self._watched_ids(cont) or frozenset()
+        request = self._process(external_id, cont.token_ids, *self._first_piece(cont, watched))
         self.engine.input_processor.assign_request_id(request)
         session = _Session(request.request_id, external_id)
         self._sessions[cont.key] = session
-        self._add(request, _Chunk(cont, session))
+        self._add(request, _Chunk(cont, session, watched=watched))
 
     def _resumable(self, c: Continuation) -> bool:
         """Whether a session can run this continuation exactly as a fresh request would.
@@ -191,11 +203,36 @@ class VLLMEngine(Engine):
         chunk's seed), so seeded sampled rounds, which must be the samples their seeds name, are
         sent as fresh requests.
         """
-        if c.stop_strings:
-            texts = {self._id_text(i) for i in c.stop_token_ids}
-            if not all(stop in texts for stop in c.stop_strings):
-                return False
+        if self._text_stops(c) and self._watched_ids(c) is None:
+            return False
         return is_greedy(c.sampling) or c.seed is None
+
+    def _text_stops(self, c: Continuation) -> tuple[str, ...]:
+        """The stop strings that are not the text of one of the continuation's stop ids."""
+        texts = {self._id_text(i) for i in c.stop_token_ids}
+        return tuple(sorted(s for s in c.stop_strings if s not in texts))
+
+    def _watched_ids(self, c: Continuation) -> frozenset[int] | None:
+        """Ids after which a resident round checks its text stop strings (None: too many, or unknowable).
+
+        The token that completes a stop string holds the string's last character in its text. A last
+        character that is whitespace or not ASCII may sit in a token whose text alone does not show it
+        (a leading space dropped, a byte piece): such strings are not watched.
+        """
+        stops = self._text_stops(c)
+        if not stops:
+            return frozenset()
+        if stops not in self._watched:
+            lasts = {s[-1] for s in stops}
+            ids: frozenset[int] | None = None
+            if all(ch.isascii() and not ch.isspace() for ch in lasts):
+                if self._vocab is None:
+                    self._vocab = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))],
+                                                              skip_special_tokens=False)
+                found = [i for i, text in enumerate(self._vocab) if any(ch in text for ch in lasts)]
+                ids = frozenset(found) if len(found) <= MAX_WATCHED_IDS else None
+            self._watched[stops] = ids
+        return self._watched[stops]
 
     def _id_text(self, token_id: int) -> str:
         if token_id not in self._id_texts:
@@ -205,17 +242,49 @@ class VLLMEngine(Engine):
     def _decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=False)
 
+    def _first_piece(self, cont: Continuation, watched: frozenset[int]) -> tuple[Continuation, frozenset[int]]:
+        """What a round with watched ids sends first: vLLM masks every stop id until min_tokens, so the
+        first min_new tokens go without watched ids (and are checked when they end)."""
+        if watched and cont.min_new > 0:
+            return dataclasses.replace(cont, max_new=min(cont.min_new, cont.max_new)), frozenset()
+        return cont, watched
+
     def _continue_session(self, session: _Session, cont: Continuation, tail: Sequence[int]) -> None:
-        request = self._process(session.request_id, tail, cont)
+        watched = self._watched_ids(cont) or frozenset()
+        request = self._process(session.request_id, tail, *self._first_piece(cont, watched))
         request.external_req_id = session.external_id
         self.resumed += 1
-        self._add(request, _Chunk(cont, session, cached=len(session.context)))
+        self._add(request, _Chunk(cont, session, cached=len(session.context), watched=watched))
 
-    def _process(self, request_id: str, token_ids: Sequence[int], cont: Continuation) -> Any:
+    def _process(self, request_id: str, token_ids: Sequence[int], cont: Continuation,
+                 watched: frozenset[int] = frozenset()) -> Any:
         return self.engine.input_processor.process_inputs(
             request_id, {"prompt_token_ids": list(token_ids)},
-            sampling_params(cont, self.mask, streamed=True), resumable=True,
+            sampling_params(cont, self.mask, streamed=True, watched=watched), resumable=True,
             supported_tasks=self.engine.get_supported_tasks())
+
+    def _watch_hit(self, chunk: _Chunk, finish: str | None) -> bool:
+        """After a chunk stopped at a watched id: True if that id completed a stop string; otherwise the
+        round goes on in the same session from that id (sent back: vLLM drops a chunk's last sampled token)."""
+        new = chunk.new_ids
+        if finish not in ("stop", "length") or not new:
+            return True
+        if finish == "stop" and (new[-1] not in chunk.watched or new[-1] in chunk.cont.stop_token_ids):
+            return True  # a stop id of the round
+        if stop_string_cut(new, chunk.cont.stop_strings, self._decode) is not None:
+            return True
+        left = chunk.cont.max_new - len(new)
+        if left <= 0:
+            return True
+        session = chunk.session
+        assert session is not None
+        session.context = chunk.cont.token_ids + tuple(new[:-1])
+        piece = dataclasses.replace(chunk.cont, max_new=left, min_new=0)
+        request = self._process(session.request_id, new[-1:], piece, chunk.watched)
+        request.external_req_id = session.external_id
+        self.pieces += 1
+        self._add(request, chunk)
+        return False
 
     def _add(self, request: Any, chunk: _Chunk) -> None:
         # What LLMEngine.add_request does after processing the inputs, minus assigning a fresh
@@ -255,7 +324,14 @@ class VLLMEngine(Engine):
                 del self._inflight[output.request_id]
                 del self._inflight_ids[chunk.cont.key]
                 cont = chunk.cont
-                step = to_step(cont, chunk.new_ids, completion.finish_reason, completion.stop_reason, chunk.cached)
+                if chunk.watched and not self._watch_hit(chunk, completion.finish_reason):
+                    continue  # the round goes on
+                last = chunk.new_ids[-1] if chunk.new_ids else None
+                if completion.finish_reason == "stop" and last in chunk.watched and last not in cont.stop_token_ids:
+                    # stopped at a watched id: a completed stop string (named by the check below) or max_new
+                    step = Step(tuple(chunk.new_ids), "length", None, chunk.cached)
+                else:
+                    step = to_step(cont, chunk.new_ids, completion.finish_reason, completion.stop_reason, chunk.cached)
                 if chunk.session is not None:
                     # vLLM keeps every token but the last sampled one, which it never ran through the model
                     chunk.session.context = cont.token_ids + step.new_ids[:-1]
