@@ -142,7 +142,8 @@ class BudgetForcingMixin:
             COLLECTOR.add(result.stats)
             texts[i] = self._s1_returned_text(result.text)
             # statistics first: a kill between the two leaves an unused entry, never a text without statistics
-            cached_stats.store(self.cache_hook.dbdict, requests[i].args, texts[i], result.stats.to_dict())
+            cached_stats.store(getattr(self.cache_hook, "dbdict", None), requests[i].args, texts[i],
+                               result.stats.to_dict())
             self.cache_hook.add_partial("generate_until", requests[i].args, texts[i])
 
         run_requests(specs, self._s1_engine(), codec, on_finish=on_finish, progress=not disable_tqdm)
