@@ -2,7 +2,7 @@
 
 The state machine never adds special tokens (BOS) to pieces it appends, decodes with special
 tokens skipped (as lm-eval and vLLM do for returned text), and treats a delimiter as a stop token
-only when it encodes to exactly one id.
+only when it is one added token (`atomic_id`); any other stop is matched in the decoded text.
 """
 
 from __future__ import annotations
@@ -40,3 +40,14 @@ class Codec:
         """The id of `text` if it is exactly one token, else None."""
         ids = self.encode(text)
         return ids[0] if len(ids) == 1 else None
+
+    def atomic_id(self, text: str) -> int | None:
+        """The id of `text` when it is one *added* token (`<|im_start|>`, R1's `</think>`), else None.
+
+        A tokenizer splits added tokens out before anything else, so no neighbour can merge with one:
+        matching its id is matching its text. An ordinary one-token piece such as `.` is not atomic: Gemma
+        writes `$.` as one token, in which the id of `.` never appears.
+        """
+        single = self.single_id(text)
+        added = getattr(self.tokenizer, "added_tokens_decoder", None) or {}
+        return single if single is not None and single in added else None

@@ -9,11 +9,12 @@ unchanged, so its `eval/commands.sh` lines run as they are:
     thinking_n_ignore_str str                  appended after each suppressed end (e.g. Wait)
     thinking_start        str                  opens thinking (preset default)
     thinking_end          str                  opens the answer (preset default)
-    until_thinking        str                  stops a thinking round (preset default). A string that is one
-                                               token of the tokenizer is matched by that id only: a token that
-                                               merges it with its neighbours (Gemma writes `$.` as one token,
-                                               so `.` there) does not stop the round; a longer string is
-                                               matched in the decoded text of the round
+    until_thinking        str                  stops a thinking round (preset default). Matched in the
+                                               decoded text of the round, as vLLM stop strings are: Gemma's
+                                               `$.` token ends a round at `.`, and the token holding the
+                                               stop's first character is dropped with it. A string that is one
+                                               added token (`<|im_start|>`) is matched by its id, the same
+                                               thing, since no token can hold it merged with other text
     until_thinking_2      str                  a second thinking stop
     rejection_sample      bool                 resample thinking until it fits the budget
     <param>_thinking      e.g. temperature_thinking: a sampling override for thinking only

@@ -8,6 +8,9 @@ Token accounting (each row has a fake-engine test in tests/budget/test_accountin
 | case                                         | what happens                                   | counted as thinking          |
 |----------------------------------------------|------------------------------------------------|------------------------------|
 | round ends at a thinking stop (`<|im_start|>`)| the stop token is dropped from the sequence    | no (the dropped stop)        |
+| round ends at a text stop (`.`; Gemma writes | matched in the decoded text; the token holding | no (the dropped tokens)      |
+|   `$.` as one token): any stop that is not   | the stop's first character is dropped with the |                              |
+|   one added token                            | rest of the stop                               |                              |
 | EOS during thinking                          | treated as an end of thinking (suppressible)   | no (dropped like a stop)     |
 | end suppressed (ignores left)                | ignore string appended, next round starts      | yes, its tokens count        |
 | remaining budget < ignore string tokens      | no truncated string: thinking is force-ended   | -                            |
@@ -111,9 +114,9 @@ class RequestMachine:
         self.left = self.plan.budget
         self.ignore_ids = self.codec.encode(cfg.thinking_n_ignore_str) if cfg.thinking_n_ignore_str else ()
         stop_ids, stop_strings = set(self.codec.eos_ids), []
-        for stop in cfg.until_thinking:
-            single = self.codec.single_id(stop)
-            (stop_ids.add(single) if single is not None else stop_strings.append(stop))
+        for stop in cfg.until_thinking:  # by id only where no token can hold it merged with other text
+            atomic = self.codec.atomic_id(stop)
+            (stop_ids.add(atomic) if atomic is not None else stop_strings.append(stop))
         self.think_stop_ids, self.think_stop_strings = frozenset(stop_ids), tuple(stop_strings)
         self.think_sampling = {**self.spec.sampling, **cfg.thinking_sampling}
         # lm-eval sets do_sample=False on greedy tasks; temperature_thinking=0.7 alone must still

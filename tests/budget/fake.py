@@ -22,6 +22,8 @@ class CharTokenizer:
         self.vocab = list(SPECIALS) + CHARS
         self.ids = {t: i for i, t in enumerate(self.vocab)}
         self.eos_token_id = self.ids["<|im_end|>"]
+        # the special strings are added tokens, as in a Hugging Face tokenizer (Codec.atomic_id reads this)
+        self.added_tokens_decoder = {self.ids[s]: s for s in SPECIALS}
 
     def __len__(self) -> int:
         return len(self.vocab)

@@ -42,6 +42,19 @@ def test_dropped_stop_token_is_not_thinking():
     assert r.stats.rounds == 1 and r.stats.finish_reasons == ["stop_token", "stop_token"]
 
 
+def test_a_stop_that_is_not_one_added_token_is_matched_as_text():
+    # "." is one ordinary token here; in a real tokenizer it can merge with a neighbour (Gemma's "$."), where
+    # its id never appears: it goes to the engine as a stop string, while <|im_start|> (an added token) is an id.
+    tok = CharTokenizer()
+    r, engine = one({"max_tokens_thinking": 100, "until_thinking": "."}, Script(rounds=[3], stop="."))
+    think = engine.log[0]
+    assert think.stop_strings == (".",) and tok.ids["."] not in think.stop_token_ids
+    assert r.text == START + "xxx" + END + "42" and r.stats.thinking_tokens == 3
+    assert r.stats.finish_reasons[0] == "stop_string"
+    _, engine = one({"max_tokens_thinking": 100}, Script(rounds=[3]))
+    assert engine.log[0].stop_strings == () and tok.ids["<|im_start|>"] in engine.log[0].stop_token_ids
+
+
 def test_eos_during_thinking_ends_thinking():
     r, _ = one({"max_tokens_thinking": 100}, Script(rounds=[4], stop="<|im_end|>"))
     assert r.stats.thinking_tokens == 4 and not r.stats.forced

@@ -529,3 +529,22 @@ def test_real_lm_eval_command_against_the_vllm_server(tiny_served, vllm_url, tmp
     assert results["config"]["s1_budget_stats"]["s1_aime24"]["requests"] == 2
     written = "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
     assert SECRET not in written + proc.stdout + proc.stderr
+
+
+@needs_vllm
+@pytest.mark.slow
+def test_a_one_token_thinking_stop_inside_a_longer_token_ends_the_round(tiny_served, vllm_url):
+    """`until_thinking=u`: "u" is one token of the tiny tokenizer, but the model only ever writes it inside
+    " sum" (as Gemma writes "." inside "$."). Matched by id it never stopped a round; matched as text, as vLLM
+    stop strings are, the round ends at " sum", which is dropped with the stop."""
+    kw = {**BF, "until_thinking": "u", "thinking_n_ignore": 0}
+    ref = s1hf(tiny_served)
+    assert len(ref.tokenizer.encode("u", add_special_tokens=False)) == 1
+    assert len(ref.tokenizer.encode(" sum", add_special_tokens=False)) == 1
+    want, want_stats = run_with_stats(ref, instances(ref, kw))
+    assert all(" sum" not in t.split("<|im_start|>answer")[0] and t.split("<|im_start|>answer")[0].endswith(" the")
+               for t in want)
+    assert all(r["finish_reasons"][0] == "stop_string" and not r["forced"] for r in want_stats)
+    lm = served(vllm_url, tiny_served)
+    got, got_stats = run_with_stats(lm, instances(lm, kw))
+    assert got == want and no_stats(got_stats) == no_stats(want_stats)

@@ -274,3 +274,16 @@ def test_rounds_with_a_multi_token_thinking_end_stay_resident(tiny_ends, hf_ends
         assert not lm._engine._sessions and lm.llm.llm_engine.get_num_unfinished_requests() == 0
     finally:
         lm.close()
+
+
+@pytest.mark.slow
+def test_a_one_token_thinking_stop_inside_a_longer_token_ends_the_round(vllm_ends, hf_ends):
+    """`until_thinking=u` (one token, written by the model only inside " sum"): matched as text on both."""
+    kw = {**BF, "until_thinking": "u", "thinking_n_ignore": 0}
+    texts, stats = run_with_stats(vllm_ends, instances(vllm_ends, kw))
+    ref, ref_stats = run_with_stats(hf_ends, instances(hf_ends, kw))
+    assert texts == ref
+    assert [{k: v for k, v in r.items() if k != "cached_tokens"} for r in stats] == \
+           [{k: v for k, v in r.items() if k != "cached_tokens"} for r in ref_stats]
+    assert all(t.split("<|im_start|>answer")[0].endswith(" the") for t in texts)
+    assert all(r["finish_reasons"][0] == "stop_string" for r in stats)
