@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s1eval.argtypes import bounded
 from s1eval.scaling.outputs import OutputError, TaskRun, load_run, run_settings, run_tasks
 from s1eval.scaling.statistics import DEFAULT_RESAMPLES, paired_bootstrap_ci, sign_test
 
@@ -165,22 +166,6 @@ def apply_gate(results: list[TaskComparison], tolerance: float, alpha: float | N
     return not any(r.regressed for r in results)
 
 
-def _number(cast: Any, option: str, ok: Any, allowed: str, fix: str) -> Any:
-    """An argparse type: `cast(value)` for which ok(number) holds, else one line: value, what is allowed, the fix."""
-
-    def parse(value: str) -> Any:
-        try:
-            number = cast(value)
-        except ValueError:
-            number = None
-        if number is None or not ok(number):
-            raise argparse.ArgumentTypeError(f"must be {allowed}, got {value!r}; {fix}")
-        return number
-
-    parse.__name__ = option
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="s1eval compare", description=__doc__.split("\n\n")[0])
     p.add_argument("base", type=Path, help="baseline: lm-eval output folder or samples file")
@@ -189,17 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare only this task (repeatable; comma-separated lists work too)")
     p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a task regressed")
     p.add_argument("--tolerance", default=0.0, metavar="POINTS",
-                   type=_number(float, "--tolerance", lambda x: 0 <= x <= 100, "from 0 to 100 points (the accuracy "
+                   type=bounded(float, lambda x: 0 <= x <= 100, "from 0 to 100 points (the accuracy "
                                 "drop the gate forgives)", "e.g. --tolerance 3.4 forgives one AIME question, "
                                 "--tolerance 0 fails any drop"),
                    help="accuracy drop in points tolerated by the gate (default 0)")
     p.add_argument("--alpha", default=None,
-                   type=_number(float, "--alpha", lambda x: 0 < x <= 1, "a p-value threshold above 0 and at most 1",
+                   type=bounded(float, lambda x: 0 < x <= 1, "a p-value threshold above 0 and at most 1",
                                 "e.g. --alpha 0.05, or leave it out to fail any drop beyond --tolerance"),
                    help="also require McNemar p < ALPHA for a regression (default: any drop beyond tolerance)")
     p.add_argument("--json", type=Path, dest="json_out", metavar="OUT", help="write the full comparison as JSON")
     p.add_argument("--resamples", default=DEFAULT_RESAMPLES, help="bootstrap resamples (default 10000)",
-                   type=_number(int, "--resamples", lambda x: x >= 1, "a whole number >= 1", "e.g. --resamples 10000"))
+                   type=bounded(int, lambda x: x >= 1, "a whole number >= 1", "e.g. --resamples 10000"))
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--allow-unknown-versions", action="store_true",
                    help="compare even when a task or grader version cannot be read (e.g. the fork's samples)")

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field, replace
 
+from s1eval.argtypes import bounded
 from s1train.shapes import ModelShape, load_shape
 
 GIB = 1024**3
@@ -237,32 +238,16 @@ def suggestions(inp: PlanInput) -> list[str]:
     return out
 
 
-def _number(cast, ok, allowed: str, example: str):
-    """An argparse type: `cast(value)` for which ok(number) holds; else value, what is allowed and an example
-    (argparse names the option: "argument --block-size: must be ...")."""
-
-    def parse(value: str):
-        try:
-            number = cast(value)
-        except ValueError:
-            number = None
-        if number is None or not ok(number):
-            raise argparse.ArgumentTypeError(f"must be {allowed}, got {value!r}; e.g. {example}")
-        return number
-
-    return parse
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="known model (e.g. Qwen/Qwen2.5-32B-Instruct) or a model folder")
     p.add_argument("--gpus", required=True, help="number of GPUs (data-parallel processes)",
-                   type=_number(int, lambda n: n >= 1, "a whole number of GPUs >= 1", "--gpus 16"))
+                   type=bounded(int, lambda n: n >= 1, "a whole number of GPUs >= 1", "e.g. --gpus 16"))
     p.add_argument("--block-size", required=True, help="tokens per sequence (the recipe's block_size)",
-                   type=_number(int, lambda n: n >= 2, "a whole number of tokens >= 2",
-                                "--block-size 32768 (the recipe's block_size)"))
+                   type=bounded(int, lambda n: n >= 2, "a whole number of tokens >= 2",
+                                "e.g. --block-size 32768 (the recipe's block_size)"))
     p.add_argument("--gpu-memory", default=H100_GIB, help=f"GiB per GPU (default {H100_GIB}: H100 80GB)",
-                   type=_number(float, lambda x: 0 < x < float("inf"), "GiB per GPU > 0",
-                                f"--gpu-memory {H100_GIB} (H100 80GB)"))
+                   type=bounded(float, lambda x: 0 < x < float("inf"), "GiB per GPU > 0",
+                                f"e.g. --gpu-memory {H100_GIB} (H100 80GB)"))
     p.add_argument("--sharding", choices=SHARDINGS, default="fsdp", help="how weights, grads and moments are sharded")
     p.add_argument("--checkpointing", action=argparse.BooleanOptionalAction, default=True,
                    help="gradient (activation) checkpointing (default on, as in the recipes)")
