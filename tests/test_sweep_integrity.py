@@ -4,6 +4,7 @@ before the model loads (issue 18, items 1, 3 and 6)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -45,6 +46,10 @@ def test_a_sweep_folder_of_another_model_is_refused_and_a_moved_model_resumes(ti
     out = tmp_path / "sweep"
     first = sweep(tiny_ends, out)
     assert first.returncode == 0, first.stderr[-3000:]
+    # progress: one line per finished setting as it finishes, then the table with its forced column
+    assert re.search(r"^\[1/1\] budget8_ignore0: s1_aime24 \d+\.\d% \[.*\] \(n=2\), thinking [\d.]+, forced \d+% "
+                     r"\([\d.]+ s\)$", first.stdout, re.M), first.stdout
+    assert re.search(r"^setting .* within +forced$", first.stdout, re.M) and "Control" in first.stdout
     manifest = json.loads((out / "sweep.json").read_text())
     assert manifest["identity"]["model"]["fingerprint"] and "s1_aime24" in manifest["identity"]["tasks"]
     before = snapshot(out)
