@@ -25,7 +25,6 @@ class SweepArgumentError(ValueError):
 class Checked:
     task_manager: Any
     identity: dict[str, Any]
-    model_args: dict[str, Any]
 
 
 def check_arguments(args: argparse.Namespace, settings: Sequence[Any]) -> Checked:
@@ -48,7 +47,7 @@ def check_arguments(args: argparse.Namespace, settings: Sequence[Any]) -> Checke
     task_manager = _task_manager(args)
     identity = sweep_identity(args, model_args, extra, task_manager)
     check_folder(args.output, identity)
-    return Checked(task_manager, identity, model_args)
+    return Checked(task_manager, identity)
 
 
 def sweep_identity(args: argparse.Namespace, model_args: dict[str, Any], extra: dict[str, Any],
