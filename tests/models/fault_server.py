@@ -23,6 +23,7 @@ requests it ever had in flight at once.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import socket
 import threading
@@ -47,7 +48,7 @@ class Seen:
 
 class FaultServer:
     def __init__(self, tokenizer: Any, faults: Sequence[str] = (), *, return_ids: bool = True,
-                 delay: Callable[[str], float] | None = None, hang_s: float = 30.0,
+                 delay: Callable[[str], Any] | None = None, hang_s: float = 30.0,
                  max_stop_strings: int = 4) -> None:
         self.tok, self.faults, self.return_ids = tokenizer, list(faults), return_ids
         self.max_stop_strings = max_stop_strings  # vLLM's VLLM_MAX_STOP_STRINGS default
@@ -128,8 +129,9 @@ class FaultServer:
                                                            f"items after validation, not {len(body['stop'])}"}},
                                      status=400)
         prompt = self._prompt_text(body["prompt"])
-        if self.delay is not None:
-            await asyncio.sleep(self.delay(prompt))
+        if self.delay is not None:  # seconds, or an awaitable that holds the answer back until it is done
+            wait = self.delay(prompt)
+            await (wait if inspect.isawaitable(wait) else asyncio.sleep(wait))
         return web.json_response(self._complete(body, prompt))
 
     def _prompt_text(self, prompt: Any) -> str:

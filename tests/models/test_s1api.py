@@ -7,10 +7,10 @@ thread), the vLLM server once per session (a subprocess, ~1 min to start on two 
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import logging
-import time
 from pathlib import Path
 
 import pytest
@@ -116,16 +116,15 @@ def test_malformed_responses_are_retryable(response):
     (["malformed", "drop"], {}),
 ], ids=["429-then-200", "burst-of-5xx", "hung-connection", "malformed-and-dropped"])
 def test_transient_faults_are_retried_until_the_request_succeeds(tiny_ends, faults, extra, caplog):
-    with FaultServer(_tok(tiny_ends), faults) as server, caplog.at_level("WARNING", "s1eval.models.api_engine"):
+    # A hung request never ends on the server's side (an hour, past the suite's per-test timeout): the
+    # request can only succeed if the client gave up at its own timeout and retried.
+    with FaultServer(_tok(tiny_ends), faults, hang_s=3600) as server, \
+            caplog.at_level("WARNING", "s1eval.models.api_engine"):
         lm = s1api(server.url, tiny_ends, **extra)
-        start = time.monotonic()
         step = one_step(lm, thinking_cont(lm))
-        elapsed = time.monotonic() - start
     assert step == Step(tuple(_tok(tiny_ends).encode("\nLet me check the sum.")) + (IM_START,), "stop", IM_START)
     assert server.count() == len(faults) + 1 and [s.fault for s in server.seen[:-1]] == faults
     assert len([r for r in caplog.records if "retrying" in r.getMessage()]) == len(faults)
-    if faults == ["hang"]:
-        assert 0.5 <= elapsed < 4.0  # the client gave up at its timeout, not the server's 30 s
 
 
 def test_exhausted_retries_fail_naming_the_url_and_status_but_never_the_key(tiny_ends, caplog, monkeypatch):
@@ -347,8 +346,19 @@ def test_a_server_without_token_ids_gives_the_same_results_and_says_so_once(tiny
 
 
 def test_requests_advance_without_round_barriers_within_num_concurrent(tiny_ends):
-    # The slow question's first round takes 1.5 s; the fast one runs all its 4 requests meanwhile.
-    slow = lambda prompt: 1.5 if "slow" in prompt and "Wait" not in prompt else 0.0  # noqa: E731
+    # The slow question's first round is answered only once the fast question has finished all its 4 requests
+    # (ordered by events, not by a time window); with round barriers they could not, and after a minute the
+    # slow round is let go so that the order check below fails instead of the test hanging.
+    server: FaultServer
+
+    async def slow(prompt: str) -> None:
+        if "slow" not in prompt or "Wait" in prompt:
+            return
+        for _ in range(6000):
+            if sum(s.finished > 0 and "slow" not in _prompt(lm, s) for s in server.seen) >= 4:
+                return
+            await asyncio.sleep(0.01)
+
     with FaultServer(_tok(tiny_ends), delay=slow) as server:
         lm = s1api(server.url, tiny_ends, num_concurrent=2)
         texts, stats = run_with_stats(lm, instances(lm, BF, ["A slow question?", "Compute 2+2."]))

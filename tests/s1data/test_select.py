@@ -6,11 +6,10 @@ import random
 from collections import Counter
 
 import pytest
+from scipy.stats import chi2  # a test dependency (dev extra): the statistical oracle never skips
 
 from s1data.stages.select import Select, SelectOptions, in_seed_set, sample_rank
 from tests.s1data.conftest import featurised_pool
-
-chi2 = pytest.importorskip("scipy.stats").chi2
 
 
 def _chi_square_p(observed: list[int], expected: list[float]) -> float:
