@@ -15,9 +15,11 @@ forced end writes ``\nFinal Answer:`` after the answer delimiter, but a model ma
 natural end, so the text alone cannot always tell. The budget settles it: a forced end leaves exactly the
 budget (or too little of it for the ignore string), a natural one less. The budget of a row is ``--budget``
 (taken as the budget the engine applied), else the row's integer ``max_tokens_thinking``, lowered as the engine
-lowers it to fit ``max_gen_toks`` (and the model's context, with ``--max-length``); ``auto`` and absent budgets
-are known only with ``--max-length N``, the context length the run used. Where the budget is unknown and the
-text is ambiguous, forced is None (``null``) and counted as unknown in the summary, as are thinking or answer
+lowers it to fit ``max_gen_toks`` (or lm-eval's aliases ``max_new_tokens``, ``max_tokens``,
+``max_completion_tokens``; with none of them the backend's default lowered it, and it is unknown) and the model's
+context, with ``--max-length``; ``auto`` and absent budgets are known only with ``--max-length N``, the context
+length the run used. A row whose gen_kwargs ask for no budget forcing has no budget. Where the budget is unknown
+and the text is ambiguous, forced is None (``null``) and counted as unknown in the summary, as are thinking or answer
 tokens that depend on it. A sample is over budget when its thinking tokens exceed its budget: the original
 fork did not decrement the budget between rounds, so its runs with ignores can go over. Prints a summary;
 ``--output`` writes one row per response, ``--json`` the summary.
@@ -89,12 +91,15 @@ def row_budget(row: dict[str, Any]) -> int | None:
     return None
 
 
-def row_config(row: dict[str, Any], args: argparse.Namespace, where: str) -> BudgetConfig:
-    """The row's budget-forcing settings (its gen_kwargs), with --preset / --forced-answer-prefix over them."""
+def row_config(row: dict[str, Any], args: argparse.Namespace, where: str) -> tuple[BudgetConfig, bool]:
+    """The row's budget-forcing settings (its gen_kwargs), with --preset / --forced-answer-prefix over them,
+    and whether the row asked for budget forcing at all (a plain generation gets the default delimiters to
+    read its text with, but no budget)."""
     try:
         cfg, _ = parse_gen_kwargs(row_gen_kwargs(row))
     except BudgetConfigError as err:
         raise OutputError(f"{where}: the row's gen_kwargs cannot be read as s1eval's: {err}") from None
+    forcing = cfg is not None
     cfg = cfg or BudgetConfig()
     if args.preset is not None:
         delims = PRESETS[args.preset]
@@ -102,22 +107,39 @@ def row_config(row: dict[str, Any], args: argparse.Namespace, where: str) -> Bud
                                   until_thinking=(delims["until_thinking"],), delimiters=args.preset)
     if args.forced_answer_prefix is not None:
         cfg = dataclasses.replace(cfg, forced_answer_prefix=args.forced_answer_prefix)
-    return cfg
+    return cfg, forcing
 
 
-def applied_budget(row: dict[str, Any], cfg: BudgetConfig, tokenizer: Any, args: argparse.Namespace) -> int | None:
+# lm-eval's names for the generation allowance, by its priority (lm_eval.models.utils.normalize_gen_kwargs)
+MAX_GEN_ALIASES = ("max_gen_toks", "max_new_tokens", "max_tokens", "max_completion_tokens")
+
+
+def row_max_gen(row: dict[str, Any]) -> Any:
+    """The row's generation allowance under the first of lm-eval's aliases present (not None), else None."""
+    kwargs = row_gen_kwargs(row)
+    return next((kwargs[k] for k in MAX_GEN_ALIASES if kwargs.get(k) is not None), None)
+
+
+def applied_budget(row: dict[str, Any], cfg: BudgetConfig, tokenizer: Any, args: argparse.Namespace,
+                   forcing: bool = True) -> int | None:
     """The thinking budget the engine applied to this row's requests, as far as the file (and flags) tell.
 
-    --budget as given; else the row's max_tokens_thinking planned as s1eval.budget.planning plans it: an
-    integer lowered to fit max_gen_toks (and --max-length), ``auto`` or none only with --max-length."""
+    --budget as given; None for a row without budget forcing; else the row's max_tokens_thinking planned as
+    s1eval.budget.planning plans it: an integer lowered to fit max_gen_toks (or lm-eval's aliases of it;
+    without any, the backend's default lowered it and the budget is unknown) and --max-length, ``auto`` or
+    none only with --max-length."""
     if args.budget is not None:
         return args.budget
+    if not forcing:
+        return None  # a plain generation: no budget was applied
     requested = row_budget(row)
     args0 = (row.get("arguments") or {}).get("gen_args_0") or {}
     context = args0.get("arg_0") if isinstance(args0, dict) else None
-    max_gen = row_gen_kwargs(row).get("max_gen_toks")
+    max_gen = row_max_gen(row)
+    if max_gen is None:
+        return None  # the backend's default max_gen_toks (not in the file) bounded it: unknown
     if isinstance(max_gen, bool) or not str(max_gen).strip().isdigit() or not isinstance(context, str):
-        return requested  # no allowance to plan it in (the backend's default max_gen_toks is not in the file)
+        return requested  # no allowance to plan it in
     if requested is None and args.max_length is None:
         return None  # auto or none: the context decides
     from s1eval.budget.codec import Codec
@@ -162,8 +184,8 @@ def recompute(rows: list[dict[str, Any]], tokenizer: Any, args: argparse.Namespa
     """One statistics row per response (doc_id, repeat, budget, over_budget and stats_from_text's fields)."""
     out = []
     for i, row in enumerate(rows, 1):
-        cfg = row_config(row, args, f"{where}:{i}")
-        budget = applied_budget(row, cfg, tokenizer, args)
+        cfg, forcing = row_config(row, args, f"{where}:{i}")
+        budget = applied_budget(row, cfg, tokenizer, args, forcing)
         for repeat, text in enumerate(responses(row, f"{where}:{i}")):
             stats = stats_from_text(text, tokenizer, budget=budget, config=cfg)
             thinking = stats["thinking_tokens"]

@@ -168,3 +168,29 @@ def test_unreadable_gen_kwargs_name_the_row(tiny_ends, tmp_path, capsys):
     assert stats_main([str(samples), "--tokenizer", tiny_ends]) == 2
     err = capsys.readouterr().err
     assert "s.jsonl:1: the row's gen_kwargs cannot be read" in err and "Did you mean thinking_n_ignore" in err
+
+
+def test_a_row_without_budget_forcing_has_no_budget_even_with_max_length(tiny_ends, tok, tmp_path):
+    plain = "Let me check the sum. The answer is 42."
+    rows = [sample_row("t", 0, [1], responses=[plain]),  # gen_kwargs ask for no budget forcing
+            sample_row("t", 1, [1], responses=[OWN_PREFIX], gen_kwargs={"max_tokens_thinking": "auto"})]
+    got, summary = recomputed(tiny_ends, tmp_path, rows, "--max-length", "150")
+    assert got[0]["budget"] is None and got[0]["over_budget"] is None  # not a made-up context budget
+    assert got[1]["budget"] is not None  # the forcing row still gets its planned budget
+    assert summary["with_known_budget"] == 1
+
+
+def test_lm_evals_aliases_of_max_gen_toks_bound_the_budget_and_none_leaves_it_unknown(tiny_ends, tok, tmp_path):
+    start, forced_end = count(tok, THINK), count(tok, "\n") + count(tok, f"{ANSWER}\nFinal Answer:")
+    lowered = 200 - start - forced_end - 100  # as in the test above: answer_reserve 100
+
+    def row(doc_id, **allowance):
+        r = sample_row("t", doc_id, [1], responses=[OWN_PREFIX], gen_kwargs={"max_tokens_thinking": 500, **allowance})
+        del r["arguments"]["gen_args_0"]["arg_1"]["max_gen_toks"]  # sample_row's default
+        return r
+
+    rows = [row(0, max_new_tokens=200), row(1, max_tokens=200), row(2, max_completion_tokens=200),
+            row(3, max_new_tokens=200, max_tokens=10_000),  # lm-eval's priority: max_new_tokens first
+            row(4)]  # no allowance in the file: the backend's default lowered the budget by an unknown amount
+    got, _ = recomputed(tiny_ends, tmp_path, rows)
+    assert [r["budget"] for r in got] == [lowered] * 4 + [None]
