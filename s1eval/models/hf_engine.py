@@ -159,7 +159,8 @@ class UntextedMask:
 
 class MinNewStopMask:
     """transformers' `min_new_tokens`, without its whole-vocabulary work: the stop ids get -inf, in
-    place, until `min_new` tokens follow the `prompt_len` prompt positions.
+    place, until `min_new` tokens follow the `prompt_len` prompt positions. Ids outside the logits (at or
+    above `scores.shape[-1]`, or negative) are ignored, as transformers' `isin` over `arange(vocab)` ignores them.
 
     `MinNewTokensLengthLogitsProcessor` builds `arange(vocab)`, an `isin` against the stop ids, a clone
     and a `where` over the vocabulary at every token of the round, also after the minimum is reached;
@@ -172,7 +173,10 @@ class MinNewStopMask:
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         if input_ids.shape[-1] < self.until_len and self.stop_ids:
-            scores[:, self.stop_ids] = float("-inf")
+            width = scores.shape[-1]
+            ids = [i for i in self.stop_ids if 0 <= i < width]  # a few ids: cheap
+            if ids:
+                scores[:, ids] = float("-inf")
         return scores
 
 

@@ -312,3 +312,20 @@ def test_min_new_stop_mask_gives_the_tokens_of_transformers_min_new_tokens(tiny_
     assert outs[0] == outs[1]
     # the mask mattered: each row stopped at a stop id after the minimum, not before it
     assert all(any(t in stops for t in row[12:]) and not any(t in stops for t in row[:12]) for row in outs[0])
+
+
+def test_min_new_stop_mask_ignores_stop_ids_outside_the_logits():
+    """transformers' MinNewTokensLengthLogitsProcessor ignores stop ids at or above the logits width (a
+    tokenizer id the model's head lacks); the mask must too rather than raise IndexError."""
+    import torch
+    from transformers import MinNewTokensLengthLogitsProcessor
+
+    from s1eval.models.hf_engine import MinNewStopMask
+
+    ids = torch.zeros((2, 3), dtype=torch.long)
+    stops = [1, 5, 8, 100]  # 8 and 100 are past a width of 8
+    ours = MinNewStopMask(3, 2, stops)(ids, torch.zeros((2, 8)))
+    theirs = MinNewTokensLengthLogitsProcessor(3, 2, stops)(ids, torch.zeros((2, 8)))
+    assert torch.equal(ours, theirs)
+    assert ours[0].isinf().nonzero().flatten().tolist() == [1, 5]
+    assert not MinNewStopMask(3, 2, [8, 100])(ids, torch.zeros((2, 8))).isinf().any()  # none left: nothing masked
