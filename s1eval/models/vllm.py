@@ -41,10 +41,23 @@ CPU_FREE_SHARE = 0.5
 _GiB = 1 << 30
 
 
+CPU_UTILIZATION_STEP = 10_000  # the default is rounded down to a ten-thousandth of the node
+CPU_SMALL_RESERVE = _GiB  # under this the note warns that the model may not fit
+
+
 def cpu_memory_utilization(total: int, available: int, share: float = CPU_FREE_SHARE) -> float:
-    """The `gpu_memory_utilization` that reserves `share` of the `available` bytes of a `total`-byte node
-    (rounded down to a hundredth, at least 0.01)."""
-    return max(0.01, math.floor(share * available / total * 100) / 100)
+    """The `gpu_memory_utilization` that reserves `share` of the `available` bytes of a `total`-byte node,
+    rounded down to a ten-thousandth so that it never reserves more than that share (a floor of 0.01 would
+    reserve 10 GiB of a 1 TiB node with 8 GiB free, and vLLM refuses to start). Raises ValueError when that
+    share is under a ten-thousandth of the node: too little to start on."""
+    fraction = math.floor(share * available / total * CPU_UTILIZATION_STEP) / CPU_UTILIZATION_STEP
+    if fraction <= 0:
+        raise ValueError(
+            f"s1vllm on CPU: only {available / _GiB:.2f} GiB of the memory node's {total / _GiB:.1f} GiB are free; "
+            f"the default reserves {share:.0%} of that ({share * available / _GiB:.2f} GiB), too little for vLLM "
+            "to load a model and its KV cache. Free memory, or set gpu_memory_utilization (a share of the "
+            "node) or kv_cache_memory_bytes explicitly.")
+    return fraction
 
 
 def _cpu_node_memory() -> tuple[int, int]:
@@ -161,8 +174,11 @@ def _default_memory_utilization(kv_cache_memory_bytes: Any) -> tuple[float, str 
         return 0.9, None
     total, available = _cpu_node_memory()
     fraction = cpu_memory_utilization(total, available, CPU_FREE_SHARE)
-    note = (f"on CPU, gpu_memory_utilization={fraction} reserves {fraction * total / _GiB:.1f} GiB of the memory "
+    note = (f"on CPU, gpu_memory_utilization={fraction} reserves {fraction * total / _GiB:.2f} GiB of the memory "
             f"node's {total / _GiB:.1f} GiB for weights and KV cache ({CPU_FREE_SHARE:.0%} of the "
-            f"{available / _GiB:.1f} GiB free at start-up; vLLM's default 0.9 would take {0.9 * total / _GiB:.1f} "
+            f"{available / _GiB:.2f} GiB free at start-up; vLLM's default 0.9 would take {0.9 * total / _GiB:.1f} "
             "GiB); set gpu_memory_utilization or kv_cache_memory_bytes to change it")
+    if fraction * total < CPU_SMALL_RESERVE:
+        note += ("; little memory is free, so this may be too small for the model's weights and KV cache: "
+                 "free memory if vLLM fails to start")
     return fraction, note

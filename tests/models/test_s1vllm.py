@@ -206,10 +206,31 @@ def test_the_cpu_memory_default_is_a_share_of_the_free_memory():
     from s1eval.models.vllm import cpu_memory_utilization
 
     gib = 1 << 30
-    assert cpu_memory_utilization(64 * gib, 6 * gib) == 0.04  # half of 6 of 64 GiB: 3 GiB, not vLLM's 57.6
-    assert cpu_memory_utilization(23 * gib, 22 * gib) == 0.47
-    assert cpu_memory_utilization(64 * gib, 6 * gib, share=0.25) == 0.02
-    assert cpu_memory_utilization(64 * gib, 100 << 20) == 0.01  # never 0
+    assert cpu_memory_utilization(64 * gib, 6 * gib) == 0.0468  # half of 6 of 64 GiB: 3 GiB, not vLLM's 57.6
+    assert cpu_memory_utilization(23 * gib, 22 * gib) == 0.4782
+    assert cpu_memory_utilization(64 * gib, 6 * gib, share=0.25) == 0.0234
+    assert cpu_memory_utilization(64 * gib, 100 << 20) == 0.0007
+
+
+@pytest.mark.parametrize("total_gib,free_gib,share", [
+    (1024, 8, 0.5),  # under 1% of the node free: a 0.01 floor reserved 10.24 GiB of the 8 free
+    (1024, 1.5, 0.5), (64, 6, 0.5), (23, 22, 0.5), (64, 6, 0.25), (3, 2.999, 0.5), (512, 0.2, 0.9)])
+def test_the_cpu_memory_default_never_reserves_more_than_its_share_of_the_free_memory(total_gib, free_gib, share):
+    from s1eval.models.vllm import cpu_memory_utilization
+
+    total, available = int(total_gib * (1 << 30)), int(free_gib * (1 << 30))
+    fraction = cpu_memory_utilization(total, available, share)
+    assert 0 < fraction * total <= share * available
+    assert share * available - fraction * total <= total / 10_000  # rounded down to a ten-thousandth only
+
+
+def test_the_cpu_memory_default_says_when_too_little_is_free_to_start():
+    from s1eval.models.vllm import cpu_memory_utilization
+
+    gib = 1 << 30
+    with pytest.raises(ValueError, match=r"only 0\.05 GiB of the memory node's 1024\.0 GiB are free.*"
+                                         r"set gpu_memory_utilization .* or kv_cache_memory_bytes"):
+        cpu_memory_utilization(1024 * gib, 50 << 20)  # half of 50 MiB is under a ten-thousandth of 1 TiB
 
 
 @pytest.mark.slow
