@@ -4,9 +4,11 @@ s1data's pipeline configs sit at `configs/` in a checkout and at `s1data/configs
 at `recipes/` and `s1train/recipes` (pyproject's force-include, as the tasks are shipped as `s1eval/tasks`). So
 that `s1data run s1k` and `s1train sft --config s1_32b` work from any folder, an argument is resolved as:
 
-1. an existing path (file or folder) is that path, whatever its name;
-2. otherwise a packaged name: `s1k`, `mini/s1k`, `s1k.yaml` or the checkout spelling `configs/s1k.yaml`;
-3. otherwise an error that lists the packaged names, nearest first (`did you mean s1k_1.1?`).
+1. an existing file is that file, whatever its name;
+2. otherwise a packaged name: `s1k`, `mini/s1k`, `s1k.yaml` or the checkout spelling `configs/s1k.yaml` (a
+   folder in the working directory named `s1k` does not shadow the packaged `s1k`);
+3. otherwise an error: for a folder, that it is a folder and not a config/recipe file; else one that lists the
+   packaged names, nearest first (`did you mean s1k_1.1?`).
 
 A leaf utility (no imports of s1data or s1train): each package passes its own file and folder name.
 """
@@ -53,19 +55,22 @@ def _strip(value: str, prefix: str) -> str:
 
 
 def resolve(value: str | Path, root: Path, *, kind: str, prefix: str | None = None) -> Path:
-    """`value` as an existing path, else the packaged YAML it names under `root`.
+    """`value` as an existing file, else the packaged YAML it names under `root` (a folder is neither).
 
     `kind` names the thing in the error ("config", "recipe"); `prefix` is the checkout folder (`configs`,
     `recipes`) whose spelling `configs/s1k.yaml` is accepted outside a checkout too.
     """
     path = Path(value).expanduser()
-    if path.exists():
+    if path.is_file():
         return path
     name = _strip(str(value), prefix or root.name)
     for suffix in SUFFIXES:
         candidate = root / f"{name}{suffix}"
         if name and candidate.is_file():
             return candidate
+    if path.is_dir():
+        raise ResourceNotFound(f"{kind} {str(value)!r} is a folder, not a {kind} file, and no packaged {kind} "
+                               f"has that name; pass the path of a {kind} YAML file")
     names = packaged_names(root)
     if not names:
         raise ResourceNotFound(f"{kind} {str(value)!r}: no such file, and no packaged {kind}s are installed "

@@ -49,6 +49,18 @@ def test_an_existing_path_wins_over_a_packaged_name(shipped, tmp_path, monkeypat
     assert resolve(str(own), shipped, kind="config") == own
 
 
+def test_a_folder_named_like_a_packaged_config_does_not_shadow_it(shipped, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s1k").mkdir()  # e.g. an output folder named after the config
+    assert resolve("s1k", shipped, kind="config", prefix="configs") == shipped / "s1k.yaml"
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(ResourceNotFound, match=r"config 'runs' is a folder, not a config file, and no packaged "
+                                               r"config has that name; pass the path of a config YAML file"):
+        resolve("runs", shipped, kind="config", prefix="configs")
+    with pytest.raises(ResourceNotFound, match="is a folder, not a config file"):
+        resolve(str(tmp_path / "runs"), shipped, kind="config")
+
+
 def test_a_typo_lists_the_packaged_names_nearest_first(shipped, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ResourceNotFound) as err:
