@@ -11,6 +11,7 @@ with a 95% CI, mean thinking tokens, share within the budget, share forced) and 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from pathlib import Path
@@ -33,20 +34,36 @@ def sweep_argv(model: Path, output: Path, budgets: str, ignores: str, limit: int
     return argv + (["--limit", str(limit)] if limit else [])
 
 
-def clear_output(folder: Path) -> list[str]:
-    """Make room for a fresh demo in `folder`, deleting only what a sweep wrote there (its manifest says so).
+DEMO_MARKER = "s1eval_demo.json"
 
-    A sweep resumes finished settings; a demo starts afresh. A non-empty folder without a sweep's manifest
-    is refused: it may be the user's (`--output .`), and no command deletes what it did not write.
+
+def clear_output(folder: Path) -> list[str]:
+    """Make room for a fresh demo in `folder`: only a previous demo's folder (its marker, DEMO_MARKER) is
+    cleared, and of it only what the sweep wrote (s1eval.sweep_manifest.OWN_ENTRIES) and the marker.
+
+    A sweep resumes finished settings; a demo starts afresh. Any other non-empty folder is refused: it may be
+    the user's (`--output .`) or a real sweep's (`--output runs/sweep1`), and no command deletes what it did
+    not write.
     """
-    from s1eval.sweep_manifest import MANIFEST, remove_own_outputs
+    from s1eval.sweep_manifest import remove_own_outputs
 
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--output {folder} is a file; pass a folder")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / MANIFEST).is_file():
-        raise ValueError(f"--output {folder} is not empty and holds no {MANIFEST} (it was not written by s1eval "
-                         "demo or sweep); pass a new or empty folder, e.g. --output demo_out")
-    return remove_own_outputs(folder) if folder.is_dir() else []
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return []
+    if not (folder / DEMO_MARKER).is_file():
+        raise ValueError(f"--output {folder} is not empty and holds no {DEMO_MARKER} (it is not a previous demo's "
+                         "folder); pass a new or empty folder, e.g. --output demo_out")
+    removed = remove_own_outputs(folder)
+    (folder / DEMO_MARKER).unlink()
+    return removed + [DEMO_MARKER]
+
+
+def write_marker(folder: Path, argv: list[str]) -> None:
+    """Mark `folder` as a demo's (so that the next demo may clear it), before the sweep writes anything."""
+    from s1eval.sidecar import write_text_atomic
+
+    write_text_atomic(folder / DEMO_MARKER, json.dumps({"written_by": "s1eval demo", "sweep": argv}) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
           f"s1eval sweep {' '.join(sweep)}\n")
     from s1eval import sweep as sweep_cmd
 
+    write_marker(args.output, sweep)
     code = sweep_cmd.main(sweep)
     print(f"\nplot: {args.output / 'scaling.png'}; per-setting lm-eval outputs under {args.output / 'settings'}")
     return code

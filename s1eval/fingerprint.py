@@ -4,9 +4,9 @@ A resumed sweep or a cached request may be reused only when the model that produ
 (s1eval.sweep_manifest). A model named by a local folder is fingerprinted by its files: every small file
 (config, tokenizer, chat template, generation config: anything up to 32 MiB) is hashed whole, and each
 large weight file by its size and 16 evenly spaced 64 KiB samples, which any fine-tuning step changes
-throughout, so a 64 GB checkpoint costs 1 MiB of reads per file instead of a full pass. A hub id is
-fingerprinted through its snapshot in the local Hugging Face cache when there is one (the same files), and
-otherwise by id and revision only, which is what a hub id pins.
+throughout, so a 64 GB checkpoint costs 1 MiB of reads per file instead of a full pass; a model that is one
+file (GGUF) by that file. A hub id is identified by id and revision, which is what a hub id pins (its local
+snapshot is not fingerprinted: a sweep's first run may download it, and the identity must not change then).
 """
 
 from __future__ import annotations
@@ -59,26 +59,34 @@ def file_digest(path: Path) -> str:
 
 
 def folder_fingerprint(folder: Path) -> str:
-    """One sha256 over the relative names and digests of the files that can decide a model's output."""
+    """One sha256 over the relative names and digests of the files that can decide a model's output (a single
+    file, such as a GGUF checkpoint, by its own digest). A folder without such files is an error: its
+    fingerprint would equal every other empty one."""
     folder = Path(folder)
+    if folder.is_file():
+        return hashlib.sha256(f"file\0{file_digest(folder)}".encode()).hexdigest()
     h = hashlib.sha256()
+    files = 0
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder)
         if _IGNORED_PARTS & set(rel.parts) or path.suffix in _IGNORED_SUFFIXES:
             continue
         h.update(f"{rel.as_posix()}\0{file_digest(path)}\n".encode())
+        files += 1
+    if not files:
+        raise ValueError(f"{folder} holds no model files to identify it by; pass the folder with the weights")
     return h.hexdigest()
 
 
 def model_identity(name: str, revision: str | None = None) -> dict[str, Any]:
-    """What identifies the model `name` (a local folder or a hub id): its fingerprint where the files are here."""
+    """What identifies the model `name`: a local folder or file by its fingerprint, a hub id by id and revision.
+
+    A hub id is not fingerprinted through the local cache: the first run of a sweep may download it, and the
+    identity recorded before that download must equal the one computed after it.
+    """
     if looks_like_path(name):  # where the folder lies does not decide anything: a moved checkpoint is the same
         return {"fingerprint": folder_fingerprint(Path(os.path.expanduser(name)).resolve())[:16]}
-    snapshot = _cached_snapshot(name, revision)
-    identity = {"hub_id": name, "revision": revision or "main"}
-    if snapshot is not None:
-        identity.update(commit=snapshot.name, fingerprint=folder_fingerprint(snapshot)[:16])
-    return identity
+    return {"hub_id": name, "revision": revision or "main"}
 
 
 def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
@@ -87,5 +95,5 @@ def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
-    except Exception:  # not cached (or no huggingface_hub): the id and revision are all there is
+    except Exception:  # not cached (or no huggingface_hub)
         return None

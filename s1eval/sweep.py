@@ -182,8 +182,11 @@ def run_setting(lm: Any, task_manager: Any, args: argparse.Namespace, setting: S
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.utils import simple_parse_args_string
 
+    from s1eval.budget.stats import COLLECTOR
+
     folder = args.output / "settings" / setting.name
     shutil.rmtree(folder, ignore_errors=True)  # ours (sweep.json is there): a half-written setting restarts cleanly
+    COLLECTOR.clear()  # the results' totals are this setting's (the previous sidecar is written already)
     tracker = EvaluationTracker(output_path=str(folder))
     extra = simple_parse_args_string(args.gen_kwargs)
     options = {kw: getattr(args, name) for name, kw in PASSTHROUGH.items() if getattr(args, name) not in (None, False)}
@@ -227,23 +230,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"s1eval sweep: {err}", file=sys.stderr)
         return 2
     key = cache_key(checked.identity)
-    write_manifest(args.output, checked.identity, ["s1eval", "sweep", *argv])
     todo = [s for s in settings if not is_done(args.output, s, args, key)]
     if len(todo) < len(settings):
         log.warning("Skipping %d finished settings: %s", len(settings) - len(todo),
                     ", ".join(s.name for s in settings if s not in todo))
-    lm = build_model(args) if todo else None  # built once, only if there is work left
+    try:
+        lm = build_model(args) if todo else None  # built once, only if there is work left
+    except ValueError as err:  # the backend's own argument checks (dtype, batch size, ...): nothing written yet
+        print(f"s1eval sweep: {err}", file=sys.stderr)
+        return 2
+    write_manifest(args.output, checked.identity, ["s1eval", "sweep", *argv])
     plot = not args.no_plot
+    finished = lambda s: is_done(args.output, s, args, key)  # noqa: E731 - the summary's filter
     bar = _progress_bar(len(todo))
     for i, setting in enumerate(todo, 1):
         start = time.monotonic()
         run_setting(lm, checked.task_manager, args, setting, key)
-        summary = write_summary(args.output, settings, plot=plot)
+        summary = write_summary(args.output, settings, plot=plot, finished=finished)
         bar.clear()
         print(progress_line(i, len(todo), setting.name, summary["rows"], time.monotonic() - start), flush=True)
         bar.update()
     bar.close()
-    summary = write_summary(args.output, settings, plot=plot)
+    summary = write_summary(args.output, settings, plot=plot, finished=finished)
     print(summary["table"])
     return 0
 

@@ -60,9 +60,7 @@ def sweep_identity(args: argparse.Namespace, model_args: dict[str, Any], extra: 
     revision = model_args.get("revision")
     identity = {
         "backend": args.model,
-        # local model and tokenizer paths are identified by their fingerprints, not by where they lie
-        "model_args": {k: v for k, v in sorted(model_args.items())
-                       if not (k in ("pretrained", "tokenizer") and looks_like_path(str(v)))},
+        "model_args": {k: str(v) for k, v in sorted(model_args.items()) if _decides_output(k, v)},
         "model": model_identity(str(model_args["pretrained"]), revision) if model_args.get("pretrained") else None,
         "tokenizer": (model_identity(str(model_args["tokenizer"]), revision)
                       if model_args.get("tokenizer") and model_args.get("tokenizer") != model_args.get("pretrained")
@@ -80,6 +78,20 @@ def sweep_identity(args: argparse.Namespace, model_args: dict[str, Any], extra: 
         "tasks": {task: task_identity(task_manager, task) for task in args.tasks},
     }
     return identity
+
+
+# model_args that never change a response: resources, scheduling, where the server is, its key (never recorded)
+RESOURCE_MODEL_ARGS = frozenset({
+    "batch_size", "max_batch_size", "device", "gpu_memory_utilization", "kv_cache_memory_bytes", "max_num_seqs",
+    "enforce_eager", "base_url", "api_key", "num_concurrent", "timeout", "max_retries", "retry_backoff",
+})
+
+
+def _decides_output(key: str, value: Any) -> bool:
+    """Whether a model arg belongs in the identity (local paths are identified by their fingerprints)."""
+    if key in RESOURCE_MODEL_ARGS:
+        return False
+    return not (key in ("pretrained", "tokenizer") and looks_like_path(str(value)))
 
 
 def _parse(option: str, value: str, parse: Any) -> dict[str, Any]:
@@ -149,6 +161,10 @@ def _check_gen_kwargs(model_cls: Any, gen_kwargs: dict[str, Any], setting: str) 
                 model_cls._s1_check_thinking_sampling(model_cls, cfg.thinking_sampling)
     except BudgetConfigError as err:
         raise SweepArgumentError(f"setting {setting}: {err}") from None
+    except (ValueError, TypeError) as err:  # lm-eval's own parsing: max_gen_toks=abc
+        shown = ", ".join(f"{k}={v!r}" for k, v in gen_kwargs.items())
+        raise SweepArgumentError(f"setting {setting}: gen_kwargs {shown} cannot be used ({err}); check their "
+                                 "values (max_gen_toks is a whole number)") from None
 
 
 def _task_manager(args: argparse.Namespace) -> Any:

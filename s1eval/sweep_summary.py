@@ -13,9 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import statistics
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from s1eval.sidecar import write_text_atomic
 
@@ -23,8 +24,10 @@ FIELDS = ("setting", "task", "budget", "ignores", "control", "n", "accuracy", "c
           "stats_n", "thinking_tokens_mean", "within_budget_share", "forced_share")
 
 
-def _latest(folder: Path, pattern: str) -> Path | None:
-    files = sorted(folder.rglob(pattern))
+def _latest(folder: Path, kind: str, task: str) -> Path | None:
+    """The newest `{kind}_{task}_{date}.jsonl` below `folder`: exactly this task's, never `{task}_maj`'s."""
+    name = re.compile(rf"{kind}_{re.escape(task)}_\d{{4}}-\d\d-\d\dT[\d.-]+\.jsonl")
+    files = sorted(p for p in folder.rglob(f"{kind}_{task}_*.jsonl") if name.fullmatch(p.name))
     return files[-1] if files else None
 
 
@@ -39,8 +42,8 @@ def setting_rows(folder: Path, setting: Any, tasks: Sequence[str]) -> list[dict[
 
     rows = []
     for task in tasks:
-        samples = _read_jsonl(_latest(folder, f"samples_{task}_*.jsonl"))
-        stats = _read_jsonl(_latest(folder, f"s1stats_{task}_*.jsonl"))
+        samples = _read_jsonl(_latest(folder, "samples", task))
+        stats = _read_jsonl(_latest(folder, "s1stats", task))
         if not samples:
             continue
         scores = [float(s["exact_match"]) for s in samples]
@@ -98,15 +101,17 @@ def progress_line(i: int, total: int, setting: str, rows: list[dict[str, Any]], 
     return f"[{i}/{total}] {setting}: {'; '.join(parts) or 'no samples'} ({seconds:.1f} s)"
 
 
-def write_summary(out: Path, settings: Sequence[Any], plot: bool = True) -> dict[str, Any]:
-    """Summarise every finished setting under `out`; return the summary with a printable table."""
+def write_summary(out: Path, settings: Sequence[Any], plot: bool = True,
+                  finished: Callable[[Any], bool] | None = None) -> dict[str, Any]:
+    """Summarise every finished setting under `out` (`finished(setting)`: done under this run's limit and tasks;
+    default: a done marker exists); return the summary with a printable table."""
     from s1eval.scaling.metrics import sweep_metrics
 
     rows: list[dict[str, Any]] = []
     for setting in settings:
         folder = out / "settings" / setting.name
         marker = folder / "done.json"
-        if marker.exists():
+        if marker.exists() and (finished is None or finished(setting)):
             rows.extend(setting_rows(folder, setting, _read_jsonl(marker)[0]["tasks"]))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FIELDS)

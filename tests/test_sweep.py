@@ -37,6 +37,10 @@ def test_sweep_killed_and_resumed_matches_an_uninterrupted_run(tiny_ends, tmp_pa
     assert rows[0]["thinking_tokens_mean"] == 4 and rows[-1]["thinking_tokens_mean"] > 8
     assert (whole / "summary.csv").read_text().count("\n") == 7
     assert (whole / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # each setting's results JSON totals its own 2 requests (the statistics did add up across settings)
+    totals = [json.loads(p.read_text())["config"]["s1_budget_stats"]["s1_aime24"]["requests"]
+              for p in sorted(whole.glob("settings/*/*/results_*.json"))]
+    assert totals == [2] * 6
 
     killed = subprocess.Popen(sweep_cmd(tiny_ends, resumed), env=env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)

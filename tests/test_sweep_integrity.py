@@ -121,12 +121,21 @@ def test_fingerprint_sees_weights_and_template_but_not_where_a_folder_lies(tmp_p
 
 # ----------------------------------------------------------------------------- arguments checked before loading
 def _sweep_main(argv: list[str], monkeypatch) -> int:
+    """`s1eval sweep` in process; the model's constructor may run its own argument checks, nothing heavier."""
     from s1eval import sweep as sweep_mod
 
-    def no_model(args):
-        raise AssertionError("the model was built before the arguments were checked")
+    real_build = sweep_mod.build_model
 
-    monkeypatch.setattr(sweep_mod, "build_model", no_model)
+    def checks_only(args):
+        import transformers
+
+        def no_weights(*a, **k):
+            raise AssertionError("weights were loaded before the arguments were checked")
+
+        monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", no_weights)
+        return real_build(args)
+
+    monkeypatch.setattr(sweep_mod, "build_model", checks_only)
     return sweep_mod.main(argv)
 
 
@@ -136,6 +145,9 @@ def _sweep_main(argv: list[str], monkeypatch) -> int:
     ({"--model_args": "pretrained={model},max_lenght=4096"}, "max_lenght (did you mean max_length?)"),
     ({"--gen_kwargs": "temprature=0.6"}, "temprature (did you mean temperature?)"),
     ({"--gen_kwargs": "max_tokens_thinking=abc"}, "max_tokens_thinking"),
+    ({"--gen_kwargs": "max_gen_toks=abc"}, "max_gen_toks"),
+    ({"--batch_size": "auto"}, "s1hf takes an integer batch_size, got 'auto'"),
+    ({"--model_args": "pretrained={model},batch_size=8", "--batch_size": "4"}, "got batch_size twice"),
     ({"--model": "s1hff"}, "did you mean s1hf?"),
 ])
 def test_bad_arguments_are_one_line_before_the_model_loads(change, expected, tiny_ends, tmp_path, capsys,
@@ -167,47 +179,60 @@ def test_demo_refuses_a_folder_it_did_not_write(tmp_path, capsys):
     (tmp_path / "thesis.tex").write_text("years of work")
     with pytest.raises(SystemExit) as exc:
         main(["--output", str(tmp_path)])
-    assert exc.value.code == 2 and "holds no sweep.json" in capsys.readouterr().err
+    assert exc.value.code == 2 and "holds no s1eval_demo.json" in capsys.readouterr().err
     assert (tmp_path / "thesis.tex").read_text() == "years of work"
 
 
-def test_demo_replaces_only_what_a_sweep_wrote(tmp_path):
-    from s1eval.demo import clear_output
+def test_demo_replaces_only_what_a_previous_demo_wrote(tmp_path):
+    from s1eval.demo import DEMO_MARKER, clear_output
 
     for name in ("settings/budget0_ignore0", "request_cache/abc"):
         (tmp_path / name).mkdir(parents=True)
     for name in ("sweep.json", "summary.csv", "summary.json", "scaling.png", "notes.txt"):
         (tmp_path / name).write_text("x")
+    with pytest.raises(ValueError, match=f"holds no {DEMO_MARKER}"):  # a real sweep's folder is not the demo's
+        clear_output(tmp_path)
+    assert (tmp_path / "settings" / "budget0_ignore0").is_dir()
+    (tmp_path / DEMO_MARKER).write_text("{}")
     removed = clear_output(tmp_path)
     assert sorted(removed) == sorted(["settings", "request_cache", "summary.csv", "summary.json", "scaling.png",
-                                      "sweep.json"])
+                                      "sweep.json", DEMO_MARKER])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
-def test_a_missing_plot_dependency_is_named_before_the_model_loads(tmp_path, capsys, monkeypatch):
-    import sys
+def test_summary_reads_exactly_each_tasks_files(tmp_path):
+    """samples_s1_aime24_* must not pick up samples_s1_aime24_maj_* (which sorts after it)."""
+    from s1eval.sweep import Setting
+    from s1eval.sweep_summary import setting_rows
 
-    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
-    argv = ["--model", "s1hf", "--tasks", "s1_aime24", "--output", str(tmp_path / "out")]
-    assert _sweep_main(argv, monkeypatch) == 2
-    err = capsys.readouterr().err
-    assert "matplotlib" in err and "--no-plot" in err and err.count("\n") == 1
-    assert not (tmp_path / "out").exists()
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for task, scores in (("s1_aime24", [1, 1, 0]), ("s1_aime24_maj", [0] * 5)):
+        rows = [{"doc_id": i, "exact_match": x} for i, x in enumerate(scores)]
+        (folder / f"samples_{task}_2026-12-07T10-00-00.000001.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in rows))
+    [row] = setting_rows(folder, Setting(8, 0, "Wait"), ["s1_aime24"])
+    assert row["n"] == 3 and abs(row["accuracy"] - 2 / 3) < 1e-9
 
 
-@pytest.mark.parametrize("backend, kwargs", [
-    ("s1eval.models.hf:S1HFLM", {"pretrained": "/no/such/model"}),
-    ("s1eval.models.hf:S1HFLM", {"pretrained": "{model}", "tokenizer": "./no/such/tokenizer"}),
-    ("s1eval.models.api:S1API", {"base_url": "http://127.0.0.1:9/v1", "model": "m", "tokenizer": "/no/such/tok"}),
-])
-def test_a_backend_names_a_missing_local_path_before_loading(backend, kwargs, tiny_ends):
-    import importlib
+def test_resources_and_secrets_are_not_identity():
+    from s1eval.sweep_checks import _decides_output
 
-    module, name = backend.split(":")
-    cls = getattr(importlib.import_module(module), name)
-    kwargs = {k: v.format(model=tiny_ends) for k, v in kwargs.items()}
-    missing = next(v for v in kwargs.values() if "no/such" in v)
-    with pytest.raises(ValueError, match=f"={missing} does not exist"):  # not "Repo id must be in the form"
-        cls(**kwargs)
+    assert not any(_decides_output(k, "x") for k in ("gpu_memory_utilization", "api_key", "base_url", "batch_size"))
+    assert _decides_output("dtype", "float32") and _decides_output("pretrained", "org/model")
+    assert not _decides_output("pretrained", "/some/local/folder")  # identified by its fingerprint instead
+
+
+def test_hub_models_are_identified_by_id_and_revision_and_files_by_their_digest(tmp_path):
+    from s1eval.fingerprint import model_identity
+
+    # the same before and after a download into the cache (a sweep's first run downloads it)
+    assert model_identity("org/model") == {"hub_id": "org/model", "revision": "main"}
+    gguf = tmp_path / "q4.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(100))
+    other = tmp_path / "q8.gguf"
+    other.write_bytes(b"GGUF" + bytes(99) + b"\1")
+    assert model_identity(str(gguf)) != model_identity(str(other))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no model files"):
+        model_identity(str(tmp_path / "empty"))
