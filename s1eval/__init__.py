@@ -9,4 +9,5 @@ __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a budget-forcing knob or of a token count changes, so that results
 # produced under different semantics are never compared silently (see s1eval.runinfo).
-BUDGET_SEMANTICS_VERSION = 1
+# 2: until_thinking is matched as text unless it is one added token (a one-token "." was matched by id only).
+BUDGET_SEMANTICS_VERSION = 2
