@@ -18,9 +18,15 @@ is the ground truth, and the text is read by the state machine's rules (s1eval.b
   is not forced. Otherwise both readings are tested against what the engine allows: a natural end
   leaves at most budget - 1 thinking tokens (budget with rejection sampling), at least
   min_tokens_thinking (method append), and only after every ignore is used (the ignore string
-  appears thinking_n_ignore times); a forced end leaves exactly the budget, or (no_room_for_ignore)
-  fewer tokens than the ignore string short of it while an end could still be dropped. Thinking
-  counts the newline before the delimiter, unless the forced end inserted it.
+  appears thinking_n_ignore times; the minimum is not applied with rejection sampling, as in the
+  machine); a forced end leaves exactly the budget, or (no_room_for_ignore) fewer tokens than the
+  ignore string short of it while an end could still be dropped. Thinking counts the newline
+  before the delimiter, unless the forced end inserted it. A count a few tokens short of the budget
+  (re-tokenisation drift, see `_drift_possible`) when no forced count fits exactly may be a forced
+  end whose text re-encodes shorter: forced is then True or None, never False, and its count None.
+* Thinking and answer split where the machine wrote the delimiter (`_splits`): thinking holds no
+  thinking stop, and an answer decoded without special tokens cannot hold a delimiter made of one.
+  Where several splits fit, a value the splits disagree on is None.
 * Exactly one reading possible: that one. Both (the budget unknown, as `auto` or no budget is
   without the context length; a natural end near the budget with ignores left; rejection sampling
   at exactly the budget): forced is None, and thinking/answer tokens are None where the readings
@@ -157,12 +163,49 @@ def stats_from_text(
     cfg = config if config is not None else _text_config(preset, forced_answer_prefix)
     start, end = cfg.thinking_start, cfg.thinking_end
     body = response[len(start):] if response.startswith(start) else response
-    # Thinking never holds the answer delimiter (it contains a thinking stop); the answer may repeat it.
-    pos = body.find(end)
-    if pos < 0:
+    splits = _splits(body, end, cfg, tokenizer)
+    if not splits:
         return {"thinking_tokens": _count(tokenizer, body), "answer_tokens": 0,
                 "forced": False, "has_answer_delimiter": False}
-    thinking, answer = body[:pos], body[pos + len(end):]
+    readings = [_read(body[:pos], body[pos + len(end):], cfg, budget, tokenizer) for pos in splits]
+    # More than one split fits: each key agrees across them, or it is unknown.
+    return {key: (readings[0][key] if all(r[key] == readings[0][key] for r in readings) else None)
+            for key in readings[0]}
+
+
+def _splits(body: str, end: str, cfg: BudgetConfig, tokenizer: Any) -> list[int]:
+    """Where the machine may have written the answer delimiter in `body` (thinking + delimiter + answer).
+
+    Thinking never holds a thinking stop (it would have ended the round); the answer may hold the
+    delimiter unless decoding without special tokens (as the machine decodes the answer) drops part
+    of it. With `until_thinking` inside the delimiter only its first occurrence fits (the s1 and
+    think_tags presets); otherwise (control=step:N stops at `<|im_start|>0`) the model may write the
+    delimiter inside its thinking, and the machine's is the last when the answer cannot hold it.
+    """
+    found, pos = [], body.find(end) if end else -1
+    while pos >= 0:
+        found.append(pos)
+        pos = body.find(end, pos + 1)
+    if not found:
+        return []
+    stops = [s for s in cfg.until_thinking if s]
+    in_thinking = [p for p in found if not any(s in body[:p] for s in stops)]
+    answer_holds_end = _decodes_to_itself(tokenizer, end)
+    fits = [p for p in in_thinking if answer_holds_end or end not in body[p + len(end):]]
+    return fits or in_thinking[:1] or found[:1]  # no split fits (another engine's text): the first
+
+
+def _decodes_to_itself(tokenizer: Any, text: str) -> bool:
+    """Could `text` appear in a text decoded without special tokens?"""
+    try:
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        return tokenizer.decode(ids, skip_special_tokens=True) == text
+    except Exception:  # a tokenizer without these arguments: assume it can
+        return True
+
+
+def _read(thinking: str, answer: str, cfg: BudgetConfig, budget: int | None, tokenizer: Any) -> dict[str, Any]:
+    """The reading of one split into thinking and answer (the rule in the module docstring)."""
     marker = "\n" + cfg.forced_answer_prefix if cfg.forced_answer_prefix else ""
     natural = {"thinking_tokens": _count(tokenizer, thinking), "answer_tokens": _count(tokenizer, answer),
                "forced": False, "has_answer_delimiter": True}
@@ -173,7 +216,11 @@ def stats_from_text(
     candidates = {kept}
     if thinking.endswith("\n") and not thinking[:-1].endswith("\n"):
         candidates.add(_count(tokenizer, thinking[:-1]))  # the newline was inserted by the forced end
-    forced_counts = {t for t in candidates if _forced_possible(t, cfg, budget, tokenizer)}
+    forced_counts: set[int | None] = {t for t in candidates if _forced_possible(t, cfg, budget, tokenizer)}
+    if not forced_counts and any(_drift_possible(t, budget) for t in candidates):
+        # Just short of the budget: a forced end whose text re-encodes to fewer tokens than the
+        # engine generated (sampled non-canonical tokenisations, untexted ids); its count is unknown.
+        forced_counts.add(None)
     natural_possible = _natural_possible(kept, thinking, cfg, budget)
     forced_answer = _count(tokenizer, answer[len(marker):])
     if natural_possible and not forced_counts:
@@ -189,6 +236,16 @@ def stats_from_text(
     return {"thinking_tokens": thinking_tokens if thinking_tokens == kept else None,
             "answer_tokens": forced_answer if forced_answer == natural["answer_tokens"] else None,
             "forced": None, "has_answer_delimiter": True}
+
+
+# Re-tokenisation drift tolerated below the budget: DRIFT_FRACTION of it, rounded down (none below
+# 100 tokens, where a natural end at budget - 1 stays readable as natural).
+DRIFT_FRACTION = 0.01
+
+
+def _drift_possible(tokens: int, budget: int | None) -> bool:
+    """Could a forced end that used the whole budget re-encode to `tokens` (a few fewer)?"""
+    return budget is not None and 0 < budget - tokens <= int(budget * DRIFT_FRACTION)
 
 
 def _text_config(preset: str, forced_answer_prefix: str) -> BudgetConfig:
@@ -207,8 +264,10 @@ def _natural_possible(tokens: int, thinking: str, cfg: BudgetConfig, budget: int
         # Rejection sampling asks for left + 1 and accepts an end that fits: up to the whole budget.
         if tokens > (budget if cfg.rejection_sample else budget - 1):
             return False
-    if cfg.min_tokens_method == "append" and tokens < cfg.min_tokens_thinking:
-        return False  # that end would have been dropped and the ignore string appended
+    # that end would have been dropped and the ignore string appended; rejection sampling accepts
+    # any try that ends within the budget and never applies the minimum (machine._rejection_step)
+    if not cfg.rejection_sample and cfg.min_tokens_method == "append" and tokens < cfg.min_tokens_thinking:
+        return False
     if cfg.thinking_n_ignore and cfg.thinking_n_ignore_str:
         # an end is accepted only once every ignore is used; each used one is in the text
         mark = cfg.thinking_n_ignore_str.strip() or cfg.thinking_n_ignore_str

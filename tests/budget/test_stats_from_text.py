@@ -111,3 +111,76 @@ def test_without_a_config_the_preset_and_prefix_arguments_give_the_format():
     assert got["forced"] is False  # another prefix: this answer was not forced
     with pytest.raises(ValueError, match="preset='r1' is unknown; use one of s1, think_tags"):
         stats_from_text(text, CharTokenizer(), "r1")
+
+
+class MergingTokenizer(CharTokenizer):
+    """CharTokenizer whose encoding merges "ab" into one token: the engine's per-character ids are a
+    non-canonical tokenisation, so the text re-encodes to fewer tokens than were generated."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.vocab.append("ab")
+        self.ids["ab"] = len(self.vocab) - 1
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        out = []
+        for i, piece in enumerate(text.split("ab")):
+            out += ([self.ids["ab"]] if i else []) + super().encode(piece)
+        return out
+
+
+def test_a_forced_end_that_re_encodes_short_of_the_budget_is_unknown_not_natural():
+    # 200 thinking tokens "abab" + "x" * 196 re-encode to 198 (199 with the inserted newline): within 1%
+    result, cfg = engine_and_text({"max_tokens_thinking": 200, "max_gen_toks": 400},
+                                  Script(rounds=[1], filler="abab" + "x" * 300, answer=" 42"))
+    engine = result.stats
+    assert engine.forced_reason == "budget" and engine.thinking_tokens == engine.budget == 200
+    tok = MergingTokenizer()
+    thinking = result.text[len(cfg.thinking_start):result.text.index(cfg.forced_end)]
+    assert len(tok.encode(thinking)) < engine.budget  # drift: the text gives fewer tokens than the engine's
+    got = stats_from_text(result.text, tok, budget=engine.budget, config=cfg)
+    assert got["forced"] is None
+    assert got["thinking_tokens"] is None and got["answer_tokens"] in (engine.answer_tokens, None)
+    # canonical text keeps exact agreement
+    got = stats_from_text(result.text, CharTokenizer(), budget=engine.budget, config=cfg)
+    assert {k: got[k] for k in KEYS} == {k: getattr(engine, k) for k in KEYS}
+
+
+def test_rejection_sampling_does_not_apply_min_tokens_thinking_to_a_natural_end():
+    gen_kwargs = {"max_tokens_thinking": 10, "rejection_sample": True, "min_tokens_thinking": 8}
+    result, cfg = engine_and_text(gen_kwargs, Script(rounds=[2], filler="ab\n", answer=FA))
+    engine = result.stats
+    assert engine.forced_reason is None and engine.thinking_tokens == 6 < cfg.min_tokens_thinking
+    got = stats_from_text(result.text, CharTokenizer(), budget=engine.budget, config=cfg)
+    assert {k: got[k] for k in KEYS} == {k: getattr(engine, k) for k in KEYS}
+
+
+@pytest.mark.parametrize("gen_kwargs,script,reason", [
+    ({"control": "step:3", "max_tokens_thinking": 100},
+     Script(rounds=[2], filler="x<|im_start|>answer y\n", stop="<|im_start|>0", answer="42"), None),
+    ({"control": "step:3", "max_tokens_thinking": 12},
+     Script(rounds=[3], filler="<|im_start|>answer\n", stop="<|im_start|>0", answer=" 42"), "budget"),
+], ids=["natural", "budget"])
+def test_the_answer_delimiter_written_inside_step_control_thinking_is_not_the_split(gen_kwargs, script, reason):
+    # control=step:N stops thinking at `<|im_start|>0`, so the model may write `<|im_start|>answer` while thinking
+    result, cfg = engine_and_text(gen_kwargs, script)
+    engine = result.stats
+    assert engine.forced_reason == reason
+    assert result.text[len(cfg.thinking_start):].count(cfg.thinking_end) >= 2
+    got = stats_from_text(result.text, CharTokenizer(), budget=engine.budget, config=cfg)
+    assert {k: got[k] for k in KEYS} == {k: getattr(engine, k) for k in KEYS}
+
+
+def test_where_the_answer_may_hold_the_delimiter_several_splits_give_unknown_counts():
+    # A tokenizer that decodes special tokens even when asked to skip them: the answer could hold
+    # `<|im_start|>answer` too, so either occurrence may be the machine's.
+    class KeepsSpecials(CharTokenizer):
+        def decode(self, ids, skip_special_tokens=True):
+            return super().decode(ids, skip_special_tokens=False)
+
+    cfg, _ = parse_gen_kwargs({"control": "step:3", "max_tokens_thinking": 100})
+    text = cfg.thinking_start + "xy" + cfg.thinking_end + "zz" + cfg.thinking_end + "42"
+    got = stats_from_text(text, KeepsSpecials(), budget=100, config=cfg)
+    assert got == {"thinking_tokens": None, "answer_tokens": None, "forced": False, "has_answer_delimiter": True}
+    got = stats_from_text(text, CharTokenizer(), budget=100, config=cfg)  # the answer cannot hold it: the last
+    assert (got["thinking_tokens"], got["answer_tokens"], got["forced"]) == (11, 2, False)
