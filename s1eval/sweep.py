@@ -202,8 +202,10 @@ def run_setting(lm: Any, task_manager: Any, args: argparse.Namespace, setting: S
     tracker.save_results_aggregated(results=results, samples=samples)
     for task in results["configs"]:
         tracker.save_results_samples(task_name=task, samples=samples[task])
+    # leaf_tasks: what lm-eval wrote samples for (a group's member tasks), read by the summary
     write_jsonl_atomic(_done_marker(args.output, setting),
-                       [{"setting": setting.name, "tasks": args.tasks, "limit": args.limit, "identity": key}])
+                       [{"setting": setting.name, "tasks": args.tasks, "leaf_tasks": sorted(results["configs"]),
+                         "limit": args.limit, "identity": key}])
 
 
 def build_model(args: argparse.Namespace) -> Any:

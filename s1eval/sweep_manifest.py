@@ -45,12 +45,19 @@ def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def task_identity(task_manager: Any, name: str) -> dict[str, Any]:
-    """A task's version and a hash of its configuration (its folder's absolute path left out)."""
+def task_identity(task_manager: Any, name: str, _seen: frozenset = frozenset()) -> dict[str, Any]:
+    """A task's version and a hash of its configuration (its folder's absolute path left out); a group's
+    also covers each of its member tasks (a member's prompt change is a change of the group)."""
     entry = task_manager.task_index[name]
     cfg = json.dumps(entry.cfg or {}, sort_keys=True, default=str)
     if entry.yaml_path is not None:
         cfg = cfg.replace(str(Path(entry.yaml_path).parent), "<task_dir>")
+    members = (entry.cfg or {}).get("task") if "group" in (entry.cfg or {}) else None
+    for member in members if isinstance(members, list) else []:
+        if isinstance(member, str) and member in task_manager.task_index and member not in _seen:
+            cfg += json.dumps(task_identity(task_manager, member, _seen | {name}), sort_keys=True)
+        else:  # an inline task definition or an unknown name: its text is all there is
+            cfg += json.dumps(member, sort_keys=True, default=str)
     return {"version": ((entry.cfg or {}).get("metadata") or {}).get("version"),
             "config_sha": hashlib.sha256(cfg.encode()).hexdigest()[:16]}
 

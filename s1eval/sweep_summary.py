@@ -112,7 +112,8 @@ def write_summary(out: Path, settings: Sequence[Any], plot: bool = True,
         folder = out / "settings" / setting.name
         marker = folder / "done.json"
         if marker.exists() and (finished is None or finished(setting)):
-            rows.extend(setting_rows(folder, setting, _read_jsonl(marker)[0]["tasks"]))
+            record = _read_jsonl(marker)[0]
+            rows.extend(setting_rows(folder, setting, record.get("leaf_tasks") or record["tasks"]))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FIELDS)
     writer.writeheader()

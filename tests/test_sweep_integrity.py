@@ -236,3 +236,33 @@ def test_hub_models_are_identified_by_id_and_revision_and_files_by_their_digest(
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no model files"):
         model_identity(str(tmp_path / "empty"))
+
+
+def test_a_groups_identity_covers_its_member_tasks():
+    from types import SimpleNamespace
+
+    from s1eval.sweep_manifest import task_identity
+
+    def manager(prompt: str):
+        index = {"grp": SimpleNamespace(cfg={"group": "grp", "task": ["a", "b"]}, yaml_path=None),
+                 "a": SimpleNamespace(cfg={"task": "a", "doc_to_text": prompt}, yaml_path=None),
+                 "b": SimpleNamespace(cfg={"task": "b", "doc_to_text": "x"}, yaml_path=None)}
+        return SimpleNamespace(task_index=index)
+
+    assert task_identity(manager("Q: {{q}}"), "grp") == task_identity(manager("Q: {{q}}"), "grp")
+    assert task_identity(manager("Q: {{q}}"), "grp") != task_identity(manager("Question: {{q}}"), "grp")
+
+
+def test_the_summary_of_a_group_reads_its_member_tasks(tmp_path):
+    from s1eval.sweep import Setting
+    from s1eval.sweep_summary import write_summary
+
+    setting = Setting(8, 0, "Wait")
+    folder = tmp_path / "settings" / setting.name / "model"
+    folder.mkdir(parents=True)
+    for task in ("a", "b"):
+        (folder / f"samples_{task}_2026-12-07T10-00-00.000001.jsonl").write_text(
+            json.dumps({"doc_id": 0, "exact_match": 1}) + "\n")
+    (folder.parent / "done.json").write_text(json.dumps({"tasks": ["grp"], "leaf_tasks": ["a", "b"]}) + "\n")
+    rows = write_summary(tmp_path, [setting], plot=False)["rows"]
+    assert [(r["task"], r["n"]) for r in rows] == [("a", 1), ("b", 1)]
