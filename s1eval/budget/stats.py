@@ -21,9 +21,11 @@ is the ground truth, and the text is read by the state machine's rules (s1eval.b
   appears thinking_n_ignore times; the minimum is not applied with rejection sampling, as in the
   machine); a forced end leaves exactly the budget, or (no_room_for_ignore) fewer tokens than the
   ignore string short of it while an end could still be dropped. Thinking counts the newline
-  before the delimiter, unless the forced end inserted it. A count a few tokens short of the budget
-  (re-tokenisation drift, see `_drift_possible`) when no forced count fits exactly may be a forced
-  end whose text re-encodes shorter: forced is then True or None, never False, and its count None.
+  before the delimiter, unless the forced end inserted it. Counts are of the re-encoded text: where
+  that gives fewer tokens than were generated (a sampled non-canonical tokenisation, untexted ids),
+  a forced end can read as natural. Allowing for such drift would make every natural end just
+  below the budget unknown (a greedy run ends at budget - 1 often), so it is not guessed at; the
+  run's own sidecar is the record.
 * Thinking and answer split where the machine wrote the delimiter (`_splits`): thinking holds no
   thinking stop, and an answer decoded without special tokens cannot hold a delimiter made of one.
   Where several splits fit, a value the splits disagree on is None.
@@ -216,11 +218,7 @@ def _read(thinking: str, answer: str, cfg: BudgetConfig, budget: int | None, tok
     candidates = {kept}
     if thinking.endswith("\n") and not thinking[:-1].endswith("\n"):
         candidates.add(_count(tokenizer, thinking[:-1]))  # the newline was inserted by the forced end
-    forced_counts: set[int | None] = {t for t in candidates if _forced_possible(t, cfg, budget, tokenizer)}
-    if not forced_counts and any(_drift_possible(t, budget) for t in candidates):
-        # Just short of the budget: a forced end whose text re-encodes to fewer tokens than the
-        # engine generated (sampled non-canonical tokenisations, untexted ids); its count is unknown.
-        forced_counts.add(None)
+    forced_counts = {t for t in candidates if _forced_possible(t, cfg, budget, tokenizer)}
     natural_possible = _natural_possible(kept, thinking, cfg, budget)
     forced_answer = _count(tokenizer, answer[len(marker):])
     if natural_possible and not forced_counts:
@@ -236,16 +234,6 @@ def _read(thinking: str, answer: str, cfg: BudgetConfig, budget: int | None, tok
     return {"thinking_tokens": thinking_tokens if thinking_tokens == kept else None,
             "answer_tokens": forced_answer if forced_answer == natural["answer_tokens"] else None,
             "forced": None, "has_answer_delimiter": True}
-
-
-# Re-tokenisation drift tolerated below the budget: DRIFT_FRACTION of it, rounded down (none below
-# 100 tokens, where a natural end at budget - 1 stays readable as natural).
-DRIFT_FRACTION = 0.01
-
-
-def _drift_possible(tokens: int, budget: int | None) -> bool:
-    """Could a forced end that used the whole budget re-encode to `tokens` (a few fewer)?"""
-    return budget is not None and 0 < budget - tokens <= int(budget * DRIFT_FRACTION)
 
 
 def _text_config(preset: str, forced_answer_prefix: str) -> BudgetConfig:
