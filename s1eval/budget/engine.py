@@ -25,8 +25,13 @@ class Continuation:
 
     Generation stops at any id in `stop_token_ids` (the id is returned as the last new token) or
     when the decoded new text contains one of `stop_strings` (the tokens through the one that
-    completes it are returned). Stop ids are masked until `min_new` tokens exist. `sampling` holds
-    engine-neutral parameters (temperature, top_p, top_k, ...); empty or temperature 0 is greedy.
+    completes it are returned). `sampling` holds engine-neutral parameters (temperature, top_p,
+    top_k, ...); empty or temperature 0 is greedy.
+
+    `min_new` is vLLM's `min_tokens`, which every backend follows: stop ids are masked until
+    `min_new` new tokens exist, and a stop string counts only where an occurrence ends after the
+    text of the first `min_new` new tokens; of those, the one ending first stops the continuation
+    (ties: the earlier in `stop_strings`). See `stop_occurrence`.
     """
 
     key: Hashable
@@ -68,32 +73,51 @@ def is_greedy(sampling: Mapping[str, Any]) -> bool:
     return temperature <= 0.0
 
 
-def find_stop_string(text: str, stops: Sequence[str]) -> str | None:
-    """The stop string occurring earliest in `text`, or None."""
-    best, best_pos = None, -1
+def stop_occurrence(text: str, stops: Sequence[str], after: int = 0) -> tuple[str, int, int] | None:
+    """(stop, start, end) of the occurrence that stops a continuation writing `text`, or None.
+
+    Only occurrences ending after character `after` count (the text of the first `min_new` tokens);
+    of those the one ending first wins, ties going to the earlier stop (vLLM's `check_stop_strings`,
+    which checks each token's new text as it arrives).
+    """
+    best: tuple[str, int, int] | None = None
     for stop in stops:
-        pos = text.find(stop) if stop else -1
-        if pos >= 0 and (best is None or pos < best_pos):
-            best, best_pos = stop, pos
+        if not stop:
+            continue
+        start = text.find(stop, max(0, after - len(stop) + 1))  # its first occurrence ending past `after`
+        if start >= 0 and (best is None or start + len(stop) < best[2]):
+            best = (stop, start, start + len(stop))
     return best
 
 
-def stop_string_cut(new: Sequence[int], stops: Sequence[str], decode: Any) -> tuple[int, str] | None:
-    """(n, stop): the shortest prefix `new[:n]` whose decoded text contains a stop string, or None.
+def find_stop_string(text: str, stops: Sequence[str], after: int = 0) -> str | None:
+    """The stop string that stops a continuation writing `text` (see `stop_occurrence`), or None."""
+    hit = stop_occurrence(text, stops, after)
+    return None if hit is None else hit[0]
 
-    Engines that generate past a stop string (a batch row, a resident vLLM request) cut there, so
-    they return exactly what a request that watched the string would have.
+
+def stop_string_cut(new: Sequence[int], stops: Sequence[str], decode: Any,
+                    min_new: int = 0) -> tuple[int, str] | None:
+    """(n, stop): the shortest prefix `new[:n]` holding a stop string that counts after `min_new`
+    tokens (see `Continuation`), or None.
+
+    Engines that generate past a stop string (a batch row, a resident vLLM request, a server not
+    given every string) cut there, so they return exactly what a request that watched the string
+    would have.
     """
-    if not stops or find_stop_string(decode(new), stops) is None:
+    if not stops or len(new) <= min_new:
         return None
-    lo, hi = 1, len(new)  # containing a stop is monotone in the prefix length
+    after = len(decode(new[:min_new])) if min_new > 0 else 0
+    if find_stop_string(decode(new), stops, after) is None:
+        return None
+    lo, hi = min_new + 1, len(new)  # holding a counted stop is monotone in the prefix length
     while lo < hi:
         mid = (lo + hi) // 2
-        if find_stop_string(decode(new[:mid]), stops) is not None:
+        if find_stop_string(decode(new[:mid]), stops, after) is not None:
             hi = mid
         else:
             lo = mid + 1
-    return lo, find_stop_string(decode(new[:lo]), stops)  # type: ignore[return-value]
+    return lo, find_stop_string(decode(new[:lo]), stops, after)  # type: ignore[return-value]
 
 
 class Engine(abc.ABC):

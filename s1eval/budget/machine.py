@@ -46,7 +46,7 @@ from typing import Any, Hashable, Mapping
 
 from s1eval.budget.codec import Codec
 from s1eval.budget.config import BudgetConfig
-from s1eval.budget.engine import Continuation, Step
+from s1eval.budget.engine import Continuation, Step, stop_occurrence
 from s1eval.budget.planning import plan_budget
 from s1eval.budget.seeds import derive_seed
 from s1eval.budget.stats import RequestStats
@@ -228,10 +228,12 @@ class RequestMachine:
         """Drop the stop that ended a round (a stop id, or the tokens forming a stop string)."""
         new = list(step.new_ids)
         if isinstance(step.matched_stop, str):
-            # Drop every token that contributes text at or after the start of the stop string
-            # (a stop such as `<|im_start|>0` spans several tokens).
-            start = self.codec.decode_with_specials(new).find(step.matched_stop)
-            while new and start >= 0 and len(self.codec.decode_with_specials(new)) > start:
+            # The occurrence that ended the round is completed by its last token (an earlier one,
+            # inside the first min_new tokens, did not count and stays). Drop every token that
+            # contributes text at or after its start (`<|im_start|>0` spans several tokens).
+            decode = self.codec.decode_with_specials
+            hit = stop_occurrence(decode(new), (step.matched_stop,), after=len(decode(new[:-1])))
+            while new and hit is not None and len(decode(new)) > hit[1]:
                 new.pop()
             return new
         if new and new[-1] in self.think_stop_ids:

@@ -149,7 +149,7 @@ def cut_unsent_stops(step: Step, cont: Continuation, sent: Sequence[str],
     as a server that watched every stop string would have stopped."""
     if not set(cont.stop_strings) - set(sent):
         return step
-    cut = stop_string_cut(step.new_ids, cont.stop_strings, decode)
+    cut = stop_string_cut(step.new_ids, cont.stop_strings, decode, cont.min_new)
     if cut is None:
         return step
     by_id = step.finish == "stop" and isinstance(step.matched_stop, int)

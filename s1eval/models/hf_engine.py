@@ -82,7 +82,7 @@ class HFEngine(BatchedEngine):
         seq = out.sequences[0].tolist()
         cache = out.past_key_values
         self._caches[c.key] = (seq[: cache.get_seq_length()], cache)
-        return _finish(c, seq[len(c.token_ids):], self.tokenizer, reused)
+        return _finish(c, _trim_row(c, seq[len(c.token_ids):], self.tokenizer), self.tokenizer, reused)
 
     # ---------------------------------------------------------------- reference path
     def _batched(self, conts: Sequence[Continuation]) -> list[Step]:
@@ -109,8 +109,7 @@ class HFEngine(BatchedEngine):
     # ---------------------------------------------------------------- generate
     def _generate(self, ids: torch.Tensor, mask: torch.Tensor | None, c: Continuation,
                   max_new: int, cache: Any) -> Any:
-        from lm_eval.models.utils_hf import stop_sequences_criteria
-        from transformers import GenerationConfig, LogitsProcessorList
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
         gen = GenerationConfig(
             max_new_tokens=max_new,
@@ -128,7 +127,7 @@ class HFEngine(BatchedEngine):
         processors = LogitsProcessorList([self.untexted_mask] if self.untexted_mask is not None else [])
         if c.min_new:
             processors.append(MinNewStopMask(ids.shape[1], c.min_new, c.stop_token_ids))
-        criteria = (stop_sequences_criteria(self.tokenizer, list(c.stop_strings), ids.shape[1], ids.shape[0])
+        criteria = (StoppingCriteriaList([StopStrings(self.tokenizer, c.stop_strings, ids.shape[1], c.min_new)])
                     if c.stop_strings else None)
         with torch.no_grad():
             return self.model.generate(
@@ -180,6 +179,39 @@ class MinNewStopMask:
         return scores
 
 
+class StopStrings:
+    """A transformers stopping criterion: generation ends once every row's new text holds a stop
+    string that counts after `min_new` new tokens (`Continuation`'s contract); `_trim_row` then cuts
+    each row exactly. lm-eval's `stop_sequences_criteria` also stopped at an occurrence inside the
+    first `min_new` tokens, where vLLM goes on.
+
+    Each step decodes only a row's last tokens, enough to hold the longest stop even at one byte
+    per token, so a round costs O(tokens) as lm-eval's does.
+    """
+
+    def __init__(self, tokenizer: Any, stops: Sequence[str], prompt_len: int, min_new: int) -> None:
+        self.tokenizer, self.stops = tokenizer, tuple(stops)
+        self.prompt_len, self.min_new = int(prompt_len), int(min_new)
+        self.window = 4 * max(len(s) for s in self.stops) + 2
+        self.done: set[int] = set()
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        new = input_ids[:, self.prompt_len:]
+        n = new.shape[1]
+        if n > self.min_new:
+            start = max(0, n - self.window)
+            for row in range(new.shape[0]):
+                if row not in self.done and self._holds_stop(new[row, start:].tolist(), start):
+                    self.done.add(row)
+        # all rows or none, as lm-eval's: a finished row keeps generating rather than being padded
+        return torch.full((input_ids.shape[0],), len(self.done) == input_ids.shape[0], device=input_ids.device)
+
+    def _holds_stop(self, tail: list[int], start: int) -> bool:
+        decode = self.tokenizer.decode
+        after = len(decode(tail[: self.min_new - start])) if start < self.min_new else 0
+        return find_stop_string(decode(tail), self.stops, after) is not None
+
+
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     n = min(len(a), len(b))
     for i in range(n):
@@ -195,7 +227,7 @@ def _trim_row(c: Continuation, new: list[int], tokenizer: Any) -> list[int]:
         if tok in c.stop_token_ids and i >= c.min_new:
             new = new[: i + 1]
             break
-    cut = stop_string_cut(new, c.stop_strings, tokenizer.decode)
+    cut = stop_string_cut(new, c.stop_strings, tokenizer.decode, c.min_new)
     return new if cut is None else new[: cut[0]]
 
 
@@ -203,7 +235,7 @@ def _finish(c: Continuation, new: list[int], tokenizer: Any, cached: int) -> Ste
     if new and new[-1] in c.stop_token_ids and len(new) > c.min_new:
         return Step(tuple(new), "stop", new[-1], cached)
     if c.stop_strings:
-        hit = find_stop_string(tokenizer.decode(new), c.stop_strings)
+        hit = find_stop_string(tokenizer.decode(new), c.stop_strings, len(tokenizer.decode(new[: c.min_new])))
         if hit is not None:
             return Step(tuple(new), "stop", hit, cached)
     if len(new) < c.max_new:  # generate ended early without a stop we know: say so, do not guess

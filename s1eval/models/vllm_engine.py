@@ -271,7 +271,7 @@ class VLLMEngine(Engine):
             return True
         if finish == "stop" and (new[-1] not in chunk.watched or new[-1] in chunk.cont.stop_token_ids):
             return True  # a stop id of the round
-        if stop_string_cut(new, chunk.cont.stop_strings, self._decode) is not None:
+        if stop_string_cut(new, chunk.cont.stop_strings, self._decode, chunk.cont.min_new) is not None:
             return True
         left = chunk.cont.max_new - len(new)
         if left <= 0:
@@ -335,7 +335,7 @@ class VLLMEngine(Engine):
                 if chunk.session is not None:
                     # vLLM keeps every token but the last sampled one, which it never ran through the model
                     chunk.session.context = cont.token_ids + step.new_ids[:-1]
-                    cut = stop_string_cut(step.new_ids, cont.stop_strings, self._decode)
+                    cut = stop_string_cut(step.new_ids, cont.stop_strings, self._decode, cont.min_new)
                     by_id = step.finish == "stop" and isinstance(step.matched_stop, int)
                     if cut is not None and not (by_id and cut[0] == len(step.new_ids)):
                         # a stop string spelled out of ordinary tokens: end there, as a fresh request would

