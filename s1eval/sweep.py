@@ -159,20 +159,14 @@ def settings_of(args: argparse.Namespace) -> list[Setting]:
     return [Setting(b, n, args.ignore_str, c) for c, b, n in grid]
 
 
-def _done_marker(out: Path, setting: Setting) -> Path:
-    return out / "settings" / setting.name / "done.json"
+def _setting_folder(out: Path, setting: Setting) -> Path:
+    return out / "settings" / setting.name
 
 
-def is_done(out: Path, setting: Setting, args: argparse.Namespace, key: str) -> bool:
-    """Whether the setting finished under this sweep's identity, limit and task list."""
-    marker = _done_marker(out, setting)
-    if not marker.is_file():
-        return False
-    try:
-        [record] = [json.loads(line) for line in marker.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except ValueError:
-        return False
-    return (record.get("identity") == key and record.get("tasks") == args.tasks
+def is_done(record: dict[str, Any] | None, args: argparse.Namespace, key: str) -> bool:
+    """Whether a setting's done record (`sweep_summary.done_record`) is this sweep's: same identity, limit
+    and task list."""
+    return (record is not None and record.get("identity") == key and record.get("tasks") == args.tasks
             and record.get("limit") == args.limit)
 
 
@@ -184,7 +178,7 @@ def run_setting(lm: Any, task_manager: Any, args: argparse.Namespace, setting: S
 
     from s1eval.budget.stats import COLLECTOR
 
-    folder = args.output / "settings" / setting.name
+    folder = _setting_folder(args.output, setting)
     shutil.rmtree(folder, ignore_errors=True)  # ours (sweep.json is there): a half-written setting restarts cleanly
     COLLECTOR.clear()  # the results' totals are this setting's (the previous sidecar is written already)
     tracker = EvaluationTracker(output_path=str(folder))
@@ -203,7 +197,7 @@ def run_setting(lm: Any, task_manager: Any, args: argparse.Namespace, setting: S
     for task in results["configs"]:
         tracker.save_results_samples(task_name=task, samples=samples[task])
     # leaf_tasks: what lm-eval wrote samples for (a group's member tasks), read by the summary
-    write_jsonl_atomic(_done_marker(args.output, setting),
+    write_jsonl_atomic(folder / "done.json",
                        [{"setting": setting.name, "tasks": args.tasks, "leaf_tasks": sorted(results["configs"]),
                          "limit": args.limit, "identity": key}])
 
@@ -223,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     _autoload.install(force=True)  # our models, tasks and the statistics sidecar
     from s1eval.sweep_checks import SweepArgumentError, check_arguments
     from s1eval.sweep_manifest import SweepFolderError, cache_key, write_manifest
-    from s1eval.sweep_summary import progress_line, write_summary
+    from s1eval.sweep_summary import done_record, progress_line, write_summary
 
     settings = settings_of(args)
     try:
@@ -232,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"s1eval sweep: {err}", file=sys.stderr)
         return 2
     key = cache_key(checked.identity)
-    todo = [s for s in settings if not is_done(args.output, s, args, key)]
+    todo = [s for s in settings if not is_done(done_record(_setting_folder(args.output, s)), args, key)]
     if len(todo) < len(settings):
         log.warning("Skipping %d finished settings: %s", len(settings) - len(todo),
                     ", ".join(s.name for s in settings if s not in todo))
@@ -243,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     write_manifest(args.output, checked.identity, ["s1eval", "sweep", *argv])
     plot = not args.no_plot
-    finished = lambda s: is_done(args.output, s, args, key)  # noqa: E731 - the summary's filter
+    finished = lambda record: is_done(record, args, key)  # noqa: E731 - the summary's filter
     bar = _progress_bar(len(todo))
     for i, setting in enumerate(todo, 1):
         start = time.monotonic()

@@ -154,11 +154,10 @@ def _check_gen_kwargs(model_cls: Any, gen_kwargs: dict[str, Any], setting: str) 
 
     try:
         cfg, rest = parse_gen_kwargs(gen_kwargs)
-        engine_kwargs = getattr(model_cls, "_s1_engine_kwargs", None)
-        if engine_kwargs is not None:  # the s1 backends: the same key check generate_until makes
-            engine_kwargs(model_cls, normalize_gen_kwargs(rest, 256))
+        if hasattr(model_cls, "_s1_engine_kwargs"):  # the s1 backends: the same key check generate_until makes
+            model_cls._s1_engine_kwargs(normalize_gen_kwargs(rest, 256))
             if cfg is not None:
-                model_cls._s1_check_thinking_sampling(model_cls, cfg.thinking_sampling)
+                model_cls._s1_check_thinking_sampling(cfg.thinking_sampling)
     except BudgetConfigError as err:
         raise SweepArgumentError(f"setting {setting}: {err}") from None
     except (ValueError, TypeError) as err:  # lm-eval's own parsing: max_gen_toks=abc

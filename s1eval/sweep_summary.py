@@ -18,6 +18,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from s1eval.data import read_jsonl
 from s1eval.sidecar import write_text_atomic
 
 FIELDS = ("setting", "task", "budget", "ignores", "control", "n", "accuracy", "ci_low", "ci_high",
@@ -32,9 +33,7 @@ def _latest(folder: Path, kind: str, task: str) -> Path | None:
 
 
 def _read_jsonl(path: Path | None) -> list[dict[str, Any]]:
-    if path is None:
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [] if path is None else read_jsonl(path)
 
 
 def setting_rows(folder: Path, setting: Any, tasks: Sequence[str]) -> list[dict[str, Any]]:
@@ -101,18 +100,26 @@ def progress_line(i: int, total: int, setting: str, rows: list[dict[str, Any]], 
     return f"[{i}/{total}] {setting}: {'; '.join(parts) or 'no samples'} ({seconds:.1f} s)"
 
 
+def done_record(folder: Path) -> dict[str, Any] | None:
+    """A setting folder's done marker (`done.json`, one JSON line), or None when it is absent or unreadable."""
+    try:
+        [record] = read_jsonl(folder / "done.json")
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def write_summary(out: Path, settings: Sequence[Any], plot: bool = True,
-                  finished: Callable[[Any], bool] | None = None) -> dict[str, Any]:
-    """Summarise every finished setting under `out` (`finished(setting)`: done under this run's limit and tasks;
-    default: a done marker exists); return the summary with a printable table."""
+                  finished: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+    """Summarise every finished setting under `out` (`finished(done record)`: done under this run's identity,
+    limit and tasks; default: a done marker exists); return the summary with a printable table."""
     from s1eval.scaling.metrics import sweep_metrics
 
     rows: list[dict[str, Any]] = []
     for setting in settings:
         folder = out / "settings" / setting.name
-        marker = folder / "done.json"
-        if marker.exists() and (finished is None or finished(setting)):
-            record = _read_jsonl(marker)[0]
+        record = done_record(folder)
+        if record is not None and (finished is None or finished(record)):
             rows.extend(setting_rows(folder, setting, record.get("leaf_tasks") or record["tasks"]))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FIELDS)

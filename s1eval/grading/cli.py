@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from s1eval.argtypes import bounded
 from s1eval.data import read_jsonl
 from s1eval.grading import GRADER_VERSION
 from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS
@@ -39,6 +40,9 @@ from s1eval.sidecar import write_text_atomic
 
 log = logging.getLogger(__name__)
 
+POSITIVE_INT = bounded(int, lambda n: n > 0, "an integer > 0", "e.g. 4")
+POSITIVE_SECONDS = bounded(float, lambda s: s > 0, "seconds > 0", "e.g. 5")
+COUNT = bounded(int, lambda n: n >= 0, "an integer >= 0", "0 for none")
 TASK_KINDS = {"aime24": "aime", "aime25": "aime", "math500": "math", "gpqa_diamond": "gpqa"}
 
 
@@ -49,17 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="where to write the graded JSONL (default: stdout)")
     p.add_argument("--delimiter", action="append", dest="delimiters", metavar="TEXT",
                    help="answer delimiter (repeatable; default: <|im_start|>answer, </think>, <|begin_of_solution|>)")
-    p.add_argument("--workers", type=_positive(int, "--workers"), default=None, help="grading worker processes (default: min(4, CPUs))")
-    p.add_argument("--timeout", type=_positive(float, "--timeout"), default=DEFAULT_TIMEOUT_S, help="seconds per comparison (default 5)")
+    p.add_argument("--workers", type=POSITIVE_INT, default=None, help="grading worker processes (default: min(4, CPUs))")
+    p.add_argument("--timeout", type=POSITIVE_SECONDS, default=DEFAULT_TIMEOUT_S, help="seconds per comparison (default 5)")
     j = p.add_argument_group("LLM judge (off unless --judge-base-url and --judge-model are given; math tasks only)")
     j.add_argument("--judge-base-url", metavar="URL", help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1")
     j.add_argument("--judge-model", metavar="NAME", help="judge model, e.g. gpt-4o-mini")
     j.add_argument("--judge-api-key-env", metavar="VAR", default="OPENAI_API_KEY",
                    help="environment variable holding the API key (default OPENAI_API_KEY; '' for none)")
     j.add_argument("--judge-cache", metavar="DIR", help="reply cache (default ~/.cache/s1eval/judge)")
-    j.add_argument("--judge-timeout", type=float, default=60.0, metavar="S", help="seconds per request (default 60)")
-    j.add_argument("--judge-retries", type=int, default=4, metavar="N", help="retries per request (default 4)")
-    j.add_argument("--judge-concurrency", type=int, default=4, metavar="N", help="parallel requests (default 4)")
+    j.add_argument("--judge-timeout", type=POSITIVE_SECONDS, default=60.0, metavar="S", help="seconds per request (default 60)")
+    j.add_argument("--judge-retries", type=COUNT, default=4, metavar="N", help="retries per request (default 4)")
+    j.add_argument("--judge-concurrency", type=POSITIVE_INT, default=4, metavar="N", help="parallel requests (default 4)")
     return p
 
 
@@ -124,21 +128,6 @@ def _gold_letter(gold: str) -> str:
     if not m:
         raise ValueError(f"GPQA gold {gold!r} names no letter A-D")
     return m.group(1)
-
-
-def _positive(cast: Any, what: str) -> Any:
-    """An argparse type: `cast(value)`, refused unless > 0, naming the option's meaning."""
-
-    def parse(value: str) -> Any:
-        try:
-            number = cast(value)
-        except ValueError:
-            number = None
-        if number is None or number <= 0:
-            raise argparse.ArgumentTypeError(f"{what} must be a number > 0, got {value!r}")
-        return number
-
-    return parse
 
 
 def grade_rows(rows: Sequence[dict[str, Any]], task: str, delimiters: tuple[str, ...],

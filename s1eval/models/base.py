@@ -209,11 +209,13 @@ class BudgetForcingMixin:
             ))
         return specs
 
-    def _s1_engine_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    @classmethod
+    def _s1_engine_kwargs(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
         """`kwargs` without no-op keys; fails on a key no part of the run would use: a typo
-        (`temprature=0.6`) must not silently give greedy decoding."""
+        (`temprature=0.6`) must not silently give greedy decoding. A classmethod: `s1eval sweep` checks a
+        setting's gen_kwargs before the model is built."""
         kwargs = {k: v for k, v in kwargs.items() if not _is_no_op(k, v)}
-        known = ("until", "max_gen_toks", *self.sampling_keys, *self.extra_gen_kwargs)
+        known = ("until", "max_gen_toks", *cls.sampling_keys, *cls.extra_gen_kwargs)
         unknown = sorted(set(kwargs) - set(known))
         if not unknown:
             return kwargs
@@ -222,19 +224,20 @@ class BudgetForcingMixin:
         named = "; ".join(f"{u} (did you mean {h[0]}?)" if h else u for u, h in hints.items())
         seed = " Seeds are a model arg (--model_args seed=N), derived per request." if "seed" in unknown else ""
         raise BudgetConfigError(
-            f"{self.backend_name} does not use gen_kwargs {named}.{seed} "
-            f"It takes until, max_gen_toks, the sampling keys {', '.join(self.sampling_keys + self.extra_gen_kwargs)} "
+            f"{cls.backend_name} does not use gen_kwargs {named}.{seed} "
+            f"It takes until, max_gen_toks, the sampling keys {', '.join(cls.sampling_keys + cls.extra_gen_kwargs)} "
             f"and the budget-forcing keys {', '.join(ALL_KEYS)}."
         )
 
-    def _s1_check_thinking_sampling(self, overrides: Any) -> None:
+    @classmethod
+    def _s1_check_thinking_sampling(cls, overrides: Any) -> None:
         """Fail on a `<key>_thinking` override of a sampling key this backend does not have."""
-        unsupported = sorted(k for k, v in overrides.items() if k not in self.sampling_keys and not _is_no_op(k, v))
+        unsupported = sorted(k for k, v in overrides.items() if k not in cls.sampling_keys and not _is_no_op(k, v))
         if unsupported:
             raise BudgetConfigError(
-                f"{self.backend_name} does not use gen_kwargs "
+                f"{cls.backend_name} does not use gen_kwargs "
                 f"{', '.join(k + '_thinking' for k in unsupported)}: it has no {', '.join(unsupported)}. Its sampling "
-                f"keys (also as <key>_thinking): {', '.join(self.sampling_keys)}."
+                f"keys (also as <key>_thinking): {', '.join(cls.sampling_keys)}."
             )
 
     def _s1_returned_text(self, text: str) -> str:

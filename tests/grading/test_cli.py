@@ -99,10 +99,13 @@ def test_bad_input_is_named_before_any_grading(tmp_path, capsys):
     assert main(["--task", "math500", str(good), "--output", str(good)]) == 2
     assert "is the input file" in capsys.readouterr().err
     assert Path(good).read_text() == before
-    for option, value in (("--timeout", "0"), ("--workers", "-1"), ("--workers", "two")):
+    for option, value, allowed in (("--timeout", "0", "seconds > 0"), ("--workers", "-1", "an integer > 0"),
+                                   ("--workers", "two", "an integer > 0"), ("--judge-timeout", "-3", "seconds > 0"),
+                                   ("--judge-retries", "-1", "an integer >= 0"),
+                                   ("--judge-concurrency", "0", "an integer > 0")):
         with pytest.raises(SystemExit):
             main(["--task", "math500", str(good), option, value])
-        assert f"{option} must be a number > 0, got {value!r}" in capsys.readouterr().err
+        assert f"argument {option}: must be {allowed}, got {value!r}" in capsys.readouterr().err
 
 
 def test_an_empty_file_is_an_error_not_a_0_of_0_accuracy(tmp_path, capsys):
