@@ -1,8 +1,9 @@
 """Everything `s1eval sweep` can check before the model loads (minutes for a 32B model).
 
 The backend name, model_args (unknown keys, local paths that do not exist, hub ids that cannot be reached
-offline), every setting's gen_kwargs as the backend will parse them, task names, the output folder (a
-file, or a folder holding another run: s1eval.sweep_manifest) and the plotting dependency. Each failure is
+offline; for s1api, a server that does not answer or does not serve the model), every setting's gen_kwargs
+as the backend will parse them, task names, the output folder (a file, or a folder holding another run:
+s1eval.sweep_manifest) and the plotting dependency. Each failure is
 one `SweepArgumentError` line naming the value, what is allowed and the fix; nothing is written before all
 checks pass. Returns what the sweep needs next: the task manager (indexed once) and the sweep's identity.
 """
@@ -46,6 +47,8 @@ def check_arguments(args: argparse.Namespace, settings: Sequence[Any]) -> Checke
         _check_gen_kwargs(model_cls, setting.gen_kwargs(extra), setting.name)
     task_manager = _task_manager(args)
     identity = sweep_identity(args, model_args, extra, task_manager)
+    if args.model == "s1api":
+        identity["served_model"] = _served_model(model_args)
     check_folder(args.output, identity)
     return Checked(task_manager, identity)
 
@@ -100,6 +103,24 @@ def _parse(option: str, value: str, parse: Any) -> dict[str, Any]:
     except (ValueError, TypeError, IndexError) as err:
         raise SweepArgumentError(f"{option} {value!r} is not key=value pairs separated by commas ({err}); "
                                  "e.g. max_gen_toks=768,temperature=0") from None
+
+
+def _served_model(model_args: dict[str, Any]) -> dict[str, Any]:
+    """s1api's model is what the server serves under the model name: its `/v1/models` entry (the weights'
+    location on the server), asked before anything is written."""
+    import os
+
+    from s1eval.models.api_engine import served_model
+
+    missing = [k for k in ("base_url", "model") if not model_args.get(k)]
+    if missing:
+        raise SweepArgumentError(f"--model_args: s1api needs {' and '.join(missing)}, e.g. "
+                                 "base_url=http://127.0.0.1:8000/v1,model=NAME,tokenizer=PATH")
+    key = model_args.get("api_key") or os.environ.get("OPENAI_API_KEY")
+    try:
+        return served_model(str(model_args["base_url"]), str(model_args["model"]), key)
+    except ValueError as err:
+        raise SweepArgumentError(str(err)) from None
 
 
 def _check_plotting() -> None:

@@ -5,7 +5,9 @@ cache. Both are valid only when everything that decides a response is the same, 
 write is `sweep.json`, the sweep's identity:
 
 * the backend and its model_args, the model's fingerprint (s1eval.fingerprint: weights, tokenizer, chat
-  template, generation config) and, when named apart, the tokenizer's;
+  template, generation config) and, when named apart, the tokenizer's; for s1api, what the server lists
+  for the model name (`GET /v1/models`: vLLM's `root`, where it loaded the weights from), since a name
+  says nothing about the weights behind it;
 * the extra gen_kwargs, the ignore string, the seed, the chat-template / system-instruction / few-shot
   options and the task metadata;
 * each task's version and a hash of its whole configuration (prompt, generation kwargs, filters);

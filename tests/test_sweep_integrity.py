@@ -266,3 +266,39 @@ def test_the_summary_of_a_group_reads_its_member_tasks(tmp_path):
     (folder.parent / "done.json").write_text(json.dumps({"tasks": ["grp"], "leaf_tasks": ["a", "b"]}) + "\n")
     rows = write_summary(tmp_path, [setting], plot=False)["rows"]
     assert [(r["task"], r["n"]) for r in rows] == [("a", 1), ("b", 1)]
+
+
+# ----------------------------------------------------------------------------- s1api: the served weights
+def test_an_s1api_sweep_is_identified_by_what_the_server_serves(tiny_ends, tmp_path, capsys, monkeypatch):
+    """The served name alone ('tiny') says nothing about the weights behind it: the server's /v1/models root
+    is part of the identity, so a server restarted on other weights under the same name is refused."""
+    from tests.models.fault_server import FaultServer
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_ends)
+    out = tmp_path / "out"
+
+    def argv(url, model="tiny"):
+        return ["--model", "s1api", "--model_args", f"base_url={url},model={model},tokenizer={tiny_ends},timeout=30",
+                "--output", str(out), *TINY_ARGS, "--limit", "1"]
+
+    with FaultServer(tok, served={"tiny": "/weights/a"}) as server:
+        assert _sweep_main(argv(server.url), monkeypatch) == 0, capsys.readouterr().err[-2000:]
+        assert server.count() > 0
+        url = server.url
+    manifest = json.loads((out / "sweep.json").read_text())
+    assert manifest["identity"]["served_model"] == {"id": "tiny", "root": "/weights/a"}
+    before = snapshot(out)
+    capsys.readouterr()
+
+    with FaultServer(tok, served={"tiny": "/weights/b"}) as server:
+        assert _sweep_main(argv(server.url), monkeypatch) == 2
+        err = capsys.readouterr().err
+        assert 'served_model {"id": "tiny", "root": "/weights/a"} -> {"id": "tiny", "root": "/weights/b"}' in err
+        assert _sweep_main(argv(server.url, model="tinny"), monkeypatch) == 2
+        assert "does not serve model 'tinny'; it serves tiny" in capsys.readouterr().err
+        assert server.count() == 0  # refused before a request was sent
+    assert _sweep_main(argv(url), monkeypatch) == 2  # that server is gone
+    err = capsys.readouterr().err
+    assert f"GET {url}/models failed" in err and "start the server first" in err and err.count("\n") == 1
+    assert snapshot(out) == before

@@ -27,13 +27,36 @@ from typing import Any, Callable, Hashable, Sequence
 
 from s1eval.budget.engine import Continuation, Engine, Step
 from s1eval.models.api_protocol import (
-    _MAX_BACKOFF_S, _RETRY_STATUSES, APIConfig, APIRequestError, _Retryable, _snip,
+    _MAX_BACKOFF_S, _RETRY_STATUSES, APIConfig, APIRequestError, _Retryable, _snip, completions_url,
     cut_unsent_stops, request_payload, step_from_response,
 )
 
 log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------- HTTP
+def served_model(base_url: str, model: str, api_key: str | None, timeout: float = 10.0) -> dict[str, Any]:
+    """What the server says it serves as `model` (its `GET /v1/models` entry): `root` is where vLLM loaded the
+    weights from (a path or hub id on the server), which a served name alone does not tell. Raises ValueError
+    naming the URL when the server cannot be reached or does not serve `model`."""
+    import urllib.error
+    import urllib.request
+
+    url = completions_url(base_url).removesuffix("/completions") + "/models"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
+            listed = json.loads(resp.read().decode("utf-8")).get("data") or []
+    except (OSError, ValueError, AttributeError) as err:  # URLError and HTTPError are OSErrors
+        raise ValueError(f"s1api: GET {url} failed ({type(err).__name__}: {_snip(str(err))}); start the server "
+                         "first, or check base_url") from None
+    entries = {str(e.get("id")): e for e in listed if isinstance(e, dict)}
+    if model not in entries:
+        raise ValueError(f"s1api: the server at {url} does not serve model {model!r}; it serves "
+                         f"{', '.join(sorted(entries)) or 'nothing'}. Pass one of those as model=")
+    entry = entries[model]
+    return {"id": model, "root": entry.get("root")}
+
+
 class CompletionsClient:
     """POSTs one continuation with retries; lives on the engine's event loop."""
 

@@ -16,7 +16,8 @@ contains `<|im_start|>answer`, the same shape as the tiny model's "ends" variant
 
 Like vLLM (VLLM_MAX_STOP_STRINGS, default 4) it answers HTTP 400 to more than `max_stop_strings` stop strings.
 
-Every request is recorded (`seen`: body, headers, fault, arrival and finish times), with the most
+`GET /v1/models` lists `served` (name -> root, vLLM's fields). Every completions request is recorded
+(`seen`: body, headers, fault, arrival and finish times), with the most
 requests it ever had in flight at once.
 """
 
@@ -49,8 +50,9 @@ class Seen:
 class FaultServer:
     def __init__(self, tokenizer: Any, faults: Sequence[str] = (), *, return_ids: bool = True,
                  delay: Callable[[str], Any] | None = None, hang_s: float = 30.0,
-                 max_stop_strings: int = 4) -> None:
+                 max_stop_strings: int = 4, served: dict[str, str] | None = None) -> None:
         self.tok, self.faults, self.return_ids = tokenizer, list(faults), return_ids
+        self.served = {"tiny": "/models/tiny"} if served is None else served  # GET /v1/models: name -> root
         self.max_stop_strings = max_stop_strings  # vLLM's VLLM_MAX_STOP_STRINGS default
         self.delay, self.hang_s = delay, hang_s
         self.seen: list[Seen] = []
@@ -81,6 +83,7 @@ class FaultServer:
     async def _start(self, sock: socket.socket) -> None:
         app = web.Application()
         app.router.add_post("/v1/completions", self._handle)
+        app.router.add_get("/v1/models", self._models)
         # handler_cancellation: a "hang" handler ends when the client gives up and disconnects
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -94,6 +97,10 @@ class FaultServer:
         return sum(1 for s in self.seen if fault is None or s.fault == fault)
 
     # ------------------------------------------------------------ requests
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        data = [{"id": name, "object": "model", "root": root} for name, root in self.served.items()]
+        return web.json_response({"object": "list", "data": data})
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = json.loads(await request.read())
         fault = self.faults[len(self.seen)] if len(self.seen) < len(self.faults) else "ok"
