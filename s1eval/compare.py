@@ -1,6 +1,6 @@
 """`s1eval compare BASE NEW`: paired per-question comparison of two runs, and a regression gate for CI.
 
-    s1eval compare BASE NEW [--task T ...] [--fail-on-regression] [--tolerance POINTS] [--alpha A]
+    s1eval compare BASE NEW [--task T ...] [--fail-on-regression] [--tolerance POINTS] [--alpha A] [--max-worse N]
                             [--json OUT] [--resamples 10000] [--seed 0] [--allow-unknown-versions]
 
 BASE and NEW are lm-eval output folders (``--output_path``, possibly holding a model-name folder) or single
@@ -22,7 +22,9 @@ printed as notes (comparing settings is often the point).
 
 Gate: with ``--fail-on-regression`` the exit status is 1 when any task's accuracy dropped by more than
 ``--tolerance`` points (default 0: any drop), and, with ``--alpha A``, the drop is also significant
-(McNemar p < A). Otherwise 0.
+(McNemar p < A); with ``--max-worse N``, also when more than N questions got worse, whatever the net change (a
+gate on the baseline's own model, which must reproduce every question, uses ``--max-worse 0``: at tolerance 0
+five questions lost and five gained would pass). Otherwise 0.
 """
 
 from __future__ import annotations
@@ -159,10 +161,12 @@ def compare_runs(base: dict[str, TaskRun], new: dict[str, TaskRun], **kwargs: An
     return [compare_task(t, base[t], new[t], **kwargs) for t in sorted(base)]
 
 
-def apply_gate(results: list[TaskComparison], tolerance: float, alpha: float | None) -> bool:
+def apply_gate(results: list[TaskComparison], tolerance: float, alpha: float | None,
+               max_worse: int | None = None) -> bool:
     """Mark regressed tasks; True when none regressed."""
     for r in results:
-        r.regressed = r.delta < -tolerance - 1e-9 and (alpha is None or r.p_value < alpha)
+        dropped = r.delta < -tolerance - 1e-9 and (alpha is None or r.p_value < alpha)
+        r.regressed = dropped or (max_worse is not None and len(r.worse) > max_worse)
     return not any(r.regressed for r in results)
 
 
@@ -182,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
                    type=bounded(float, lambda x: 0 < x <= 1, "a p-value threshold above 0 and at most 1",
                                 "e.g. --alpha 0.05, or leave it out to fail any drop beyond --tolerance"),
                    help="also require McNemar p < ALPHA for a regression (default: any drop beyond tolerance)")
+    p.add_argument("--max-worse", default=None, metavar="N",
+                   type=bounded(int, lambda x: x >= 0, "a whole number >= 0 (questions allowed to get worse)",
+                                "e.g. --max-worse 0 when the candidate must reproduce the baseline"),
+                   help="also fail when more than N questions got worse, whatever the net change (default: no limit)")
     p.add_argument("--json", type=Path, dest="json_out", metavar="OUT", help="write the full comparison as JSON")
     p.add_argument("--resamples", default=DEFAULT_RESAMPLES, help="bootstrap resamples (default 10000)",
                    type=bounded(int, lambda x: x >= 1, "a whole number >= 1", "e.g. --resamples 10000"))
@@ -201,7 +209,7 @@ def _count(part: int | None, total: int) -> str:
     return "unknown (grader without the finished flag)" if part is None else f"{part}/{total}"
 
 
-def render(results: list[TaskComparison], tolerance: float, gated: bool) -> str:
+def render(results: list[TaskComparison], tolerance: float, gated: bool, max_worse: int | None = None) -> str:
     """Human-readable report of a comparison."""
     lines = []
     for r in results:
@@ -218,7 +226,8 @@ def render(results: list[TaskComparison], tolerance: float, gated: bool) -> str:
         lines.extend(f"  note: {n}" for n in r.notes)
         if gated:
             verdict = "REGRESSION" if r.regressed else "ok"
-            lines.append(f"  gate: {verdict} (tolerance {tolerance:g} points)")
+            limit = "" if max_worse is None else f", at most {max_worse} questions worse"
+            lines.append(f"  gate: {verdict} (tolerance {tolerance:g} points{limit})")
     return "\n".join(lines)
 
 
@@ -252,16 +261,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OutputError, IncomparableError) as err:
         print(f"s1eval compare: {err}", file=sys.stderr)
         return EXIT_ERROR
-    passed = apply_gate(results, args.tolerance, args.alpha)
-    print(render(results, args.tolerance, args.fail_on_regression))
+    passed = apply_gate(results, args.tolerance, args.alpha, args.max_worse)
+    print(render(results, args.tolerance, args.fail_on_regression, args.max_worse))
     if args.json_out:
         payload = {"base": str(args.base), "new": str(args.new), "tolerance": args.tolerance, "alpha": args.alpha,
-                   "resamples": args.resamples, "seed": args.seed, "passed": passed,
+                   "max_worse": args.max_worse, "resamples": args.resamples, "seed": args.seed, "passed": passed,
                    "tasks": [asdict(r) for r in results]}
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     if args.fail_on_regression and not passed:
-        print("s1eval compare: regression beyond tolerance in "
+        print("s1eval compare: regression beyond the gate's limits in "
               f"{', '.join(r.task for r in results if r.regressed)}", file=sys.stderr)
         return EXIT_REGRESSION
     return EXIT_OK

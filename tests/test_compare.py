@@ -69,6 +69,22 @@ def test_tolerance_and_significance(tmp_path, tolerance, alpha, status):
     assert run(tmp_path / "base", tmp_path / "new", "--fail-on-regression", "--tolerance", tolerance, *extra) == status
 
 
+@pytest.mark.parametrize(("max_worse", "status"), [(None, 0), ("0", 1), ("4", 1), ("5", 0)])
+def test_max_worse_fails_lost_questions_that_gains_hide(tmp_path, capsys, max_worse, status):
+    """Five questions lost and five gained: no net drop, so tolerance 0 passes; a gate on the baseline's own
+    model (which must reproduce every question) fails it with --max-worse 0."""
+    swapped = [0] * 5 + BASE[5:20] + [1] * 5 + BASE[25:]
+    write_run(tmp_path / "base", TASK, BASE)
+    write_run(tmp_path / "new", TASK, swapped)
+    extra = ["--max-worse", max_worse] if max_worse else []
+    out = tmp_path / "cmp.json"
+    assert run(tmp_path / "base", tmp_path / "new", "--fail-on-regression", "--json", out, *extra) == status
+    task = json.loads(out.read_text())["tasks"][0]
+    assert task["delta"] == 0 and len(task["worse"]) == len(task["better"]) == 5 and task["regressed"] == bool(status)
+    limit = f", at most {max_worse} questions worse" if max_worse else ""
+    assert f"gate: {'REGRESSION' if status else 'ok'} (tolerance 0 points{limit})" in capsys.readouterr().out
+
+
 def test_improvements_never_fail_the_gate(tmp_path):
     write_run(tmp_path / "base", TASK, flipped(10))
     write_run(tmp_path / "new", TASK, BASE)
@@ -215,6 +231,7 @@ def test_samples_without_the_flag_say_the_count_is_unknown(tmp_path, capsys):
 @pytest.mark.parametrize(("option", "value", "allowed"), [
     ("--tolerance", "-3", "must be from 0 to 100 points (the accuracy drop the gate forgives)"), ("--tolerance", "nan", "must be from 0 to 100 points (the accuracy drop the gate forgives)"),
     ("--tolerance", "101", "must be from 0 to 100 points (the accuracy drop the gate forgives)"), ("--alpha", "0", "must be a p-value threshold above 0 and at most 1"),
+    ("--max-worse", "-1", "must be a whole number >= 0 (questions allowed to get worse)"),
     ("--alpha", "1.5", "must be a p-value threshold above 0 and at most 1"), ("--resamples", "0", "must be a whole number >= 1"),
 ])
 def test_gate_options_out_of_range_are_usage_errors(tmp_path, capsys, option, value, allowed):

@@ -91,7 +91,7 @@ def test_the_gate_passes_the_shipped_model_exactly_and_fails_a_perturbed_copy(tm
 
     shipped = make(*gate, f"GATE_OUT={tmp_path / 'shipped'}")
     assert shipped.returncode == 0, shipped.stdout[-2000:] + shipped.stderr[-3000:]
-    assert "gate: ok (tolerance 0 points)" in shipped.stdout
+    assert "gate: ok (tolerance 0 points, at most 0 questions worse)" in shipped.stdout
     # greedy float32: every question scores exactly as in the baseline, not just the same accuracy
     again = load_run(tmp_path / "shipped" / "candidate")["s1_mini"]
     assert again.scores == load_run(base)["s1_mini"].scores and len(again.scores) == LIMIT
@@ -101,8 +101,8 @@ def test_the_gate_passes_the_shipped_model_exactly_and_fails_a_perturbed_copy(tm
 
     model = perturbed_model(tmp_path / "perturbed_model")
     perturbed = make(*gate, f"GATE_OUT={tmp_path / 'perturbed'}", f"GATE_MODEL={model}")
-    assert perturbed.returncode != 0 and "gate: REGRESSION (tolerance 0 points)" in perturbed.stdout
-    assert "s1eval compare: regression beyond tolerance in s1_mini" in perturbed.stderr
+    assert perturbed.returncode != 0 and "gate: REGRESSION (tolerance 0 points, at most 0 questions worse)" in perturbed.stdout
+    assert "s1eval compare: regression beyond the gate's limits in s1_mini" in perturbed.stderr
     result = json.loads((tmp_path / "perturbed" / "compare.json").read_text())
     task = result["tasks"][0]
     assert result["passed"] is False and task["regressed"] and task["questions"] == LIMIT
