@@ -22,15 +22,50 @@ COMMANDS = ("lm-eval", *MODULE_COMMANDS)
 
 
 def run_lm_eval(args: list[str]) -> int:
-    """Run lm-eval's CLI in this process with our registrations in place."""
+    """Run lm-eval's CLI in this process with our registrations in place; an s1 backend's model_args and
+    --gen_kwargs are checked first, before the model loads (lm-eval itself has no hook for that)."""
     from s1eval import _autoload
 
     _autoload.install(force=True)
+    problem = s1_argument_problem(args)
+    if problem:
+        print(f"s1eval lm-eval: {problem}", file=sys.stderr)
+        return 2
     from lm_eval.__main__ import cli_evaluate
 
     sys.argv = ["lm_eval", *args]
     cli_evaluate()
     return 0
+
+
+def s1_argument_problem(args: list[str]) -> str | None:
+    """What `s1eval sweep` checks before loading, for an lm-eval command line that uses an s1 backend: unknown
+    or misspelt model_args, a local model path that does not exist, --gen_kwargs the backend would refuse
+    after loading (a task's own generation_kwargs are only known to lm-eval, later). None when fine, or not ours."""
+    import argparse
+
+    try:  # lm-eval's own parsing of its dict options (key=value lists or JSON), so both read the same
+        from lm_eval._cli.utils import MergeDictAction
+    except ImportError:
+        return None
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    parser.add_argument("--model", "-M")
+    parser.add_argument("--model_args", "-a", nargs="+", action=MergeDictAction)
+    parser.add_argument("--gen_kwargs", nargs="+", action=MergeDictAction)
+    try:
+        known, _ = parser.parse_known_args(args)
+    except (argparse.ArgumentError, SystemExit):
+        return None  # lm-eval reports its own parsing errors
+    if known.model not in ("s1hf", "s1vllm", "s1api"):
+        return None
+    from s1eval.sweep_checks import SweepArgumentError, check_gen_kwargs, check_model
+
+    try:
+        model_cls = check_model(known.model, dict(known.model_args or {}))
+        check_gen_kwargs(model_cls, dict(known.gen_kwargs or {}), "--gen_kwargs")
+    except SweepArgumentError as err:
+        return str(err)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,15 +36,11 @@ def check_arguments(args: argparse.Namespace, settings: Sequence[Any]) -> Checke
 
     if not args.no_plot:
         _check_plotting()
-    model_cls = _model_class(args.model)
     model_args = _parse("--model_args", args.model_args, simple_parse_args_string)
-    _check_model_args(args.model, model_cls, model_args)
-    for key in ("pretrained", "tokenizer"):
-        if model_args.get(key):
-            _check_model_path(key, str(model_args[key]))
+    model_cls = check_model(args.model, model_args)
     extra = _parse("--gen_kwargs", args.gen_kwargs, simple_parse_args_string)
     for setting in settings:
-        _check_gen_kwargs(model_cls, setting.gen_kwargs(extra), setting.name)
+        check_gen_kwargs(model_cls, setting.gen_kwargs(extra), f"setting {setting.name}")
     task_manager = _task_manager(args)
     identity = sweep_identity(args, model_args, extra, task_manager)
     if args.model == "s1api":
@@ -159,15 +155,22 @@ def _check_model_args(name: str, model_cls: Any, model_args: dict[str, Any]) -> 
             raise SweepArgumentError(f"--model_args: {err}") from None
 
 
-def _check_model_path(key: str, value: str) -> None:
-    try:
-        check_model_location(key, value)
-    except ValueError as err:
-        raise SweepArgumentError(str(err)) from None
+def check_model(name: str, model_args: dict[str, Any]) -> Any:
+    """The registered model class of `name`, after checking its model_args' keys and local paths."""
+    model_cls = _model_class(name)
+    _check_model_args(name, model_cls, model_args)
+    for key in ("pretrained", "tokenizer"):
+        if model_args.get(key):
+            try:
+                check_model_location(key, str(model_args[key]))
+            except ValueError as err:
+                raise SweepArgumentError(str(err)) from None
+    return model_cls
 
 
-def _check_gen_kwargs(model_cls: Any, gen_kwargs: dict[str, Any], setting: str) -> None:
-    """Parse a setting's gen_kwargs as the backend will (budget keys, then the backend's own keys)."""
+def check_gen_kwargs(model_cls: Any, gen_kwargs: dict[str, Any], where: str) -> None:
+    """Parse gen_kwargs as the backend will (budget keys, then the backend's own keys); `where` names them
+    in the error ("setting budget512_ignore0", "--gen_kwargs")."""
     from lm_eval.models.utils import normalize_gen_kwargs
 
     from s1eval.budget import parse_gen_kwargs
@@ -180,10 +183,10 @@ def _check_gen_kwargs(model_cls: Any, gen_kwargs: dict[str, Any], setting: str) 
             if cfg is not None:
                 model_cls._s1_check_thinking_sampling(cfg.thinking_sampling)
     except BudgetConfigError as err:
-        raise SweepArgumentError(f"setting {setting}: {err}") from None
+        raise SweepArgumentError(f"{where}: {err}") from None
     except (ValueError, TypeError) as err:  # lm-eval's own parsing: max_gen_toks=abc
         shown = ", ".join(f"{k}={v!r}" for k, v in gen_kwargs.items())
-        raise SweepArgumentError(f"setting {setting}: gen_kwargs {shown} cannot be used ({err}); check their "
+        raise SweepArgumentError(f"{where}: gen_kwargs {shown} cannot be used ({err}); check their "
                                  "values (max_gen_toks is a whole number)") from None
 
 

@@ -208,3 +208,29 @@ def test_gpqa_samples_hold_hashes_unless_opted_in(tiny_ends, tmp_path):
     assert all(questions[r["doc_id"]] in r["arguments"]["gen_args_0"]["arg_0"] for r in rows)
     # Only the samples file holds the text (the check above can fail: here it finds it).
     assert {Path(name).name.split("_20")[0] for name in _files_holding(out, texts)} == {"samples_s1_gpqa_diamond"}
+
+
+@pytest.mark.parametrize("change, expected", [
+    (["--gen_kwargs", "temprature=0.6"], "--gen_kwargs: s1hf does not use gen_kwargs temprature (did you mean temperature?)"),
+    (["--gen_kwargs", "max_tokens_thinking=abc"], "--gen_kwargs: "),
+    (["--model_args", "pretrained={model},max_lenght=4096"], "max_lenght (did you mean max_length?)"),
+    (["--model_args", "pretrained=/no/such/model"], "pretrained=/no/such/model does not exist"),
+    (["--model_args", '{{"pretrained": "/no/such/model"}}'], "pretrained=/no/such/model does not exist"),
+])
+def test_s1eval_lm_eval_checks_an_s1_backends_arguments_before_the_model_loads(change, expected, tiny_ends, tmp_path,
+                                                                              capsys, monkeypatch):
+    import transformers
+
+    from s1eval.cli import main
+
+    def no_weights(*a, **k):
+        raise AssertionError("weights were loaded before the arguments were checked")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", no_weights)
+    args = {"--model": "s1hf", "--model_args": f"pretrained={tiny_ends}", "--tasks": "s1_aime24",
+            "--output_path": str(tmp_path / "out")}
+    args.update({change[0]: change[1].format(model=tiny_ends)})
+    assert main(["lm-eval", "run", *(x for kv in args.items() for x in kv)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("s1eval lm-eval: ") and expected in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
