@@ -39,6 +39,7 @@ from typing import Any
 
 from s1eval.budget.config import PRESETS, BudgetConfig, BudgetConfigError, parse_gen_kwargs
 from s1eval.budget.stats import stats_from_text
+from s1eval.s1format import FORCED_ANSWER_PREFIX
 from s1eval.scaling.outputs import OutputError, read_jsonl
 
 UNKNOWN_HINT = ("pass --budget N (the budget the run applied) or, for max_tokens_thinking=auto, "
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=_positive, default=None, dest="max_length",
                    help="the model's context length in the run: resolves auto budgets and budgets it lowered")
     p.add_argument("--forced-answer-prefix", default=None,
-                   help="text written after a forced end (default: the row's gen_kwargs, else 'Final Answer:')")
+                   help=f"text written after a forced end (default: the row's gen_kwargs, else {FORCED_ANSWER_PREFIX!r})")
     p.add_argument("--output", type=Path, help="write one JSON row per response here")
     p.add_argument("--json", type=Path, dest="json_out", help="write the summary as JSON here")
     return p

@@ -26,12 +26,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
+from s1eval.s1format import DELIMITERS as FORMATS
 from trl import ModelConfig, SFTConfig
 
 log = logging.getLogger(__name__)
 
 TRACES = ("thinking_trajectories", "gemini", "deepseek", "text")
-DELIMITERS = ("s1", "think_tags")
+DELIMITERS = tuple(FORMATS)  # s1eval's presets, so that a model is trained on what budget forcing expects
 OVERLONG = ("truncate", "drop")
 FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
 
@@ -49,8 +50,9 @@ class S1ScriptArguments:
                 "deepseek (s1K-1.1's <teacher>_thinking_trajectory + <teacher>_attempt), or text (an already "
                 "formatted `text` column, e.g. s1K_tokenized).", "choices": list(TRACES)})
     delimiters: str = field(default="s1", metadata={
-        "help": "Thinking delimiters: s1 (<|im_start|>think ... <|im_start|>answer) or think_tags (<think> ... "
-                "</think>), as in s1eval's presets.", "choices": list(DELIMITERS)})
+        "help": "Thinking delimiters: " + " or ".join(f"{d.name} ({d.thinking_start} ... {d.thinking_end})"
+                                                     for d in FORMATS.values()) + ", as in s1eval's presets.",
+        "choices": list(DELIMITERS)})
     block_size: int = field(default=32768, metadata={"help": "Tokens per training sequence (becomes max_length)."})
     overlong: str = field(default="truncate", metadata={
         "help": "What to do with samples longer than block_size: truncate (keep the first block_size tokens, as the "

@@ -1,16 +1,16 @@
 """Training data: s1K / s1K-1.1 rows as prompt/completion pairs in the paper's exact format.
 
 The text is the one s1data's export writes (`s1data.stages.export.training_text`: Qwen's chat template with
-its default system prompt, the bare question as the user turn, and the assistant turn
-``<|im_start|>think\\n{trace}\\n<|im_start|>answer\\nAnswer: {attempt}``), split where the assistant turn's
-content begins: the prompt ends with ``<|im_start|>assistant\\n`` and the completion runs from
-``<|im_start|>think`` through the ``<|im_end|>`` that closes the turn (the template's newline after it is not
-trained on and is left out). trl's SFTTrainer then puts the loss on the completion only. Qwen2.5's template
-has no generation tags, so trl's assistant-only mask cannot be used; a prompt/completion split can.
+its default system prompt, the bare question as the user turn, and the assistant turn of `s1eval.s1format`),
+split where the assistant turn's content begins: the prompt ends with ``<|im_start|>assistant\\n`` and the
+completion runs from the start of thinking through the ``<|im_end|>`` that closes the turn (the template's
+newline after it is not trained on and is left out). trl's SFTTrainer then puts the loss on the completion only.
+Qwen2.5's template has no generation tags, so trl's assistant-only mask cannot be used; a prompt/completion
+split can.
 
-The `think_tags` preset writes ``<think>\\n{trace}\\n</think>\\n{answer}`` instead (s1eval's preset of the
-same name), built from the same s1data text by swapping the two delimiters at their known positions, so the
-two presets cannot drift apart in anything else.
+The `think_tags` preset writes the same turn with `<think>` delimiters (`s1eval.s1format.THINK_TAGS`, the
+preset budget forcing uses for R1-style models), put in place of the s1 turn the template rendered, so the two
+presets cannot drift apart in anything else and a model is trained on what budget forcing expects.
 
 Samples longer than the block size are counted before training (the paper's Table 7: a 4,096 block cuts 74%
 of s1K and costs 20 points on AIME24) and then truncated or dropped, as the user chooses.
@@ -22,15 +22,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from s1data.stages.export import ANSWER, THINK, assistant_turn, trace_and_attempt, training_text
-from s1eval.budget.config import PRESETS as EVAL_PRESETS
+from s1data.stages.export import trace_and_attempt, training_text
+from s1eval.s1format import DELIMITERS, assistant_turn
 
 from s1train.config import ConfigError
 
 log = logging.getLogger(__name__)
 
-# the delimiters evaluation uses (s1eval's presets), so that a model is trained on what budget forcing expects
-PRESETS = {name: (p["thinking_start"], p["thinking_end"]) for name, p in EVAL_PRESETS.items()}
 ASSISTANT_HEADER = "<|im_start|>assistant\n"
 
 
@@ -65,32 +63,22 @@ def _trace_attempt(row: dict[str, Any], traces: str, index: int) -> tuple[str, s
     return trace, attempt
 
 
-def _swap_delimiters(text: str, prompt: str, trace: str, preset: str) -> str:
-    """Replace s1's two delimiters by the preset's at their positions in s1data's text (not by search: a
-    trace may mention the delimiters)."""
-    start, end = PRESETS[preset]
-    think_at = len(prompt)
-    answer_at = think_at + len(THINK) + 1 + len(trace.strip()) + 1
-    if text[think_at:think_at + len(THINK)] != THINK or text[answer_at:answer_at + len(ANSWER)] != ANSWER:
-        raise RuntimeError("s1data's training text no longer has the layout "
-                           "<|im_start|>think\\n{trace}\\n<|im_start|>answer\\n...; update s1train.data")
-    return text[:think_at] + start + text[think_at + len(THINK):answer_at] + end + text[answer_at + len(ANSWER):]
-
-
 def prompt_completion(tokenizer: Any, question: str, trace: str, attempt: str, preset: str = "s1") -> dict[str, str]:
     """The training text of one row, split into the prompt and the completion the loss covers."""
-    if preset not in PRESETS:
-        raise ConfigError(f"delimiters={preset!r}; allowed: {', '.join(PRESETS)}")
+    if preset not in DELIMITERS:
+        raise ConfigError(f"delimiters={preset!r}; allowed: {', '.join(DELIMITERS)}")
     full = training_text(tokenizer, question, trace, attempt)
     prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
                                            add_generation_prompt=True)
-    if not full.startswith(prompt) or not full[len(prompt):].startswith(assistant_turn(trace, attempt)):
+    turn = assistant_turn(trace, attempt)
+    if not full.startswith(prompt) or not full[len(prompt):].startswith(turn):
         raise ConfigError(f"the chat template of {getattr(tokenizer, 'name_or_path', '?')!r} does not render the "
                          "user turn with add_generation_prompt as a prefix of the whole conversation; "
                          "use Qwen2.5's template")
-    if PRESETS[preset] != (THINK, ANSWER):
-        full = _swap_delimiters(full, prompt, trace, preset)
-    return {"prompt": prompt, "completion": full[len(prompt):].rstrip("\n")}
+    # another preset's turn in place of the s1 turn the template rendered verbatim (not by search and replace:
+    # a trace may mention the delimiters)
+    completion = assistant_turn(trace, attempt, DELIMITERS[preset]) + full[len(prompt) + len(turn):]
+    return {"prompt": prompt, "completion": completion.rstrip("\n")}
 
 
 def split_text(text: str, index: int) -> dict[str, str]:

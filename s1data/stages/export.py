@@ -2,10 +2,8 @@
 
 `text` is the training format of the paper (S1_FACTS.md, "Models, data and formats"): the tokenizer's chat
 template (Qwen2.5's adds its default system prompt when none is given) over a user turn with the bare
-question and an assistant turn
-``<|im_start|>think\\n{trace}\\n<|im_start|>answer\\nAnswer: {attempt}`` ("Answer: " omitted when the
-attempt already contains "Answer:"), the template closing it with ``<|im_end|>``. Trace and attempt are
-stripped of surrounding whitespace, as in the released tokenisation script.
+question and an assistant turn in the s1 format (`s1eval.s1format.assistant_turn`: thinking delimiters around
+the trace, then "Answer: {attempt}"), the template closing it with ``<|im_end|>``.
 
 `format: s1k` writes solution, question, cot_type, source_type, metadata, cot, thinking_trajectories
 (list[str]), attempt. `format: s1k_1.1` adds gemini_/deepseek_ thinking_trajectory, attempt, grade and
@@ -21,29 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from s1data.pipeline import Stage, StageOutput
+from s1eval.s1format import S1, Delimiters, assistant_turn
 
 log = logging.getLogger(__name__)
 
-THINK, ANSWER = "<|im_start|>think", "<|im_start|>answer"
 S1K_COLUMNS = ("solution", "question", "cot_type", "source_type", "metadata", "cot", "thinking_trajectories", "attempt")
 S1K_11_EXTRA = tuple(f"{t}_{c}" for t in ("gemini", "deepseek")
                      for c in ("thinking_trajectory", "attempt", "grade", "grade_reason"))
 FORMATS = ("s1k", "s1k_1.1")
 
 
-def assistant_turn(trace: str, attempt: str) -> str:
-    """The assistant message of the training text."""
-    attempt = attempt.strip()
-    answer = attempt if "Answer:" in attempt else "Answer: " + attempt
-    return f"{THINK}\n{trace.strip()}\n{ANSWER}\n{answer}"
-
-
-def training_text(tokenizer: Any, question: str, trace: str, attempt: str) -> str:
-    """The full training text through the tokenizer's chat template."""
+def training_text(tokenizer: Any, question: str, trace: str, attempt: str, delimiters: Delimiters = S1) -> str:
+    """The full training text through the tokenizer's chat template (the assistant turn:
+    `s1eval.s1format.assistant_turn`)."""
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError(f"tokenizer {getattr(tokenizer, 'name_or_path', tokenizer)!r} has no chat template; "
                          "use the base model's tokenizer (Qwen/Qwen2.5-32B-Instruct)")
-    messages = [{"role": "user", "content": question}, {"role": "assistant", "content": assistant_turn(trace, attempt)}]
+    messages = [{"role": "user", "content": question}, {"role": "assistant", "content": assistant_turn(trace, attempt, delimiters)}]
     return tokenizer.apply_chat_template(messages, tokenize=False)
 
 

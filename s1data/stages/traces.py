@@ -15,6 +15,7 @@ from typing import Any
 
 from s1data.pipeline import StageOutput
 from s1data.stages._calls import ModelStage, require_client
+from s1eval.s1format import THINK_TAGS
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class Traces(ModelStage):
         for row, rep in zip(rows, replies):
             error = rep["error"]
             if error is None and not (rep["reasoning"] or "").strip():
-                error = "no thinking in reply (the teacher returned no reasoning_content and no <think> block)"
+                error = ("no thinking in reply (the teacher returned no reasoning_content and no "
+                         f"{THINK_TAGS.thinking_start} block)")
             kept.append({**row, "thinking_trajectory": rep["reasoning"], "attempt": rep["text"],
                          "api_error": error, "teacher": self.options.teacher})
         return StageOutput(kept=kept, extra=counts)

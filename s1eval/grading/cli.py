@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="lm-eval samples JSONL or a JSONL of {response, gold[, choices]} rows")
     p.add_argument("--output", "-o", help="where to write the graded JSONL (default: stdout)")
     p.add_argument("--delimiter", action="append", dest="delimiters", metavar="TEXT",
-                   help="answer delimiter (repeatable; default: <|im_start|>answer, </think>, <|begin_of_solution|>)")
+                   help=f"answer delimiter (repeatable; default: {', '.join(DEFAULT_ANSWER_DELIMITERS)})")
     p.add_argument("--workers", type=POSITIVE_INT, default=None, help="grading worker processes (default: min(4, CPUs))")
     p.add_argument("--timeout", type=POSITIVE_SECONDS, default=DEFAULT_TIMEOUT_S, help="seconds per comparison (default 5)")
     j = p.add_argument_group("LLM judge (off unless --judge-base-url and --judge-model are given; math tasks only)")

@@ -1,7 +1,7 @@
 """Where a response's answer is, and whether the response finished: pure string work in linear time.
 
-- `answer_segment`: the text after the last answer delimiter (`<|im_start|>answer` for s1 models, `</think>` for
-  R1-style models, `<|begin_of_solution|>` for Sky-T1/Bespoke-style models; configurable), cut at the first
+- `answer_segment`: the text after the last answer delimiter (s1eval.s1format.ANSWER_DELIMITERS: where s1,
+  R1-style and Sky-T1/Bespoke-style models end their thinking; configurable), cut at the first
   end-of-turn or end-of-solution marker after it (a hallucinated next turn is not the answer); the whole response
   when no delimiter occurs. Responses longer than `MAX_SEGMENT_CHARS` are read from their last `MAX_SEGMENT_CHARS`
   characters only (cut from the front, never parsed whole), so every later step works on bounded text.
@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import re
 
-DEFAULT_ANSWER_DELIMITERS: tuple[str, ...] = ("<|im_start|>answer", "</think>", "<|begin_of_solution|>")
-# Markers that open a thinking block in the formats we know; a response with one and no answer delimiter after
-# it was cut off while thinking (never graded as if its thinking were the answer).
-THINKING_OPENERS: tuple[str, ...] = ("<|im_start|>think", "<think>", "<|begin_of_thought|>")
+from s1eval.s1format import ANSWER_DELIMITERS, END_OF_SOLUTION, S1, THINKING_CLOSERS, THINKING_OPENERS
+
+DEFAULT_ANSWER_DELIMITERS: tuple[str, ...] = ANSWER_DELIMITERS
+# THINKING_OPENERS: a response with one and no answer delimiter after it was cut off while thinking (never graded
+# as if its thinking were the answer).
 # The model ended its turn or its solution: text after these is not part of the answer.
 END_MARKERS: tuple[str, ...] = (
-    "<|im_end|>", "<|im_start|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<|end_of_solution|>",
+    "<|im_end|>", S1.until_thinking, "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", END_OF_SOLUTION,
     "<｜end▁of▁sentence｜>", "<end_of_turn>", "</s>",
 )
 # Documented bound: the answer is read from the last 64,000 characters of the answer segment (about 16K tokens,
@@ -72,8 +73,7 @@ def answer_segment(response: str, delimiters: tuple[str, ...] = DEFAULT_ANSWER_D
     return segment
 
 
-# Markers that close a thinking block, and a special token cut off part-way ("<|end_of_th").
-_CLOSING_MARKERS = ("<|end_of_thought|>", "</think>", "<|im_start|>")
+# Markers that close a thinking block (THINKING_CLOSERS), and a special token cut off part-way ("<|end_of_th").
 _PARTIAL_TOKEN_RE = re.compile(r"<[|｜/]?[\w▁|｜]{0,30}$")
 
 
@@ -95,7 +95,7 @@ def strip_closing_markers(text: str) -> str:
     stripped = True
     while stripped:
         stripped = False
-        for marker in _CLOSING_MARKERS:
+        for marker in THINKING_CLOSERS:
             if tail.endswith(marker):
                 tail, stripped = tail[: -len(marker)].rstrip(), True
     return text[:tail_start] + tail

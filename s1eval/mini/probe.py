@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from s1eval.mini.problems import K_MAX, K_MIN, Problem, sample_problems
-from s1eval.budget.config import PRESETS
 from s1eval.mini.traces import TraceCheck, check_trace, line
+from s1eval.s1format import S1
 
 #: The s1 delimiters the mini model was trained with: thinking opens with "<|im_start|>think\n" and ends at the
 #: next "<|im_start|>" (the answer delimiter).
-THINK = PRESETS["s1"]["thinking_start"] + "\n"
-THINKING_END = PRESETS["s1"]["until_thinking"]
+THINK = S1.thinking_start + "\n"
+THINKING_END = S1.until_thinking
 #: Character spans within a step line ``nn:xx->ss+rr=yy`` and what each asks of the model (the fixed ":", "->",
 #: "+", "=" and the newline ask nothing).
 LINE_PARTS = {"count down n": (0, 2), "copy x": (3, 5), "map sigma(x)": (7, 9), "next r": (10, 12),

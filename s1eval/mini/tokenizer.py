@@ -22,6 +22,7 @@ from pathlib import Path
 
 from s1eval.mini.problems import FAMILIES, P, R, Problem
 from s1eval.mini.traces import ANSWER_PREFIX, TraceConfig, write_trace
+from s1eval.s1format import FORCED_ANSWER_PREFIX
 from s1eval.testing.tiny_model import (
     _N_ORDINARY,
     _PRETOKENIZE_REGEX,
@@ -34,7 +35,7 @@ SPECIAL_IDS = dict(TINY_SPECIAL)
 VOCAB_SIZE = _N_ORDINARY + len(TINY_SPECIAL)  # 400
 
 # Words that must be single tokens come first and often; then the chat template and budget-forcing text.
-_KEY = "think\nanswer\nWait, \nFinal Answer: \n->\nsystem\nuser\nassistant\n"
+_KEY = f"think\nanswer\nWait, \n{FORCED_ANSWER_PREFIX} \n->\nsystem\nuser\nassistant\n"
 _BACKGROUND = (
     "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
     "Think for up to 64 tokens.",

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from s1eval.mini.problems import K_MAX, K_MIN, P, Problem, num, sample_problems
+from s1eval.s1format import FORCED_ANSWER_PREFIX
 
 WAIT = "Wait, "
-ANSWER_PREFIX = "Final Answer: "  # what budget forcing appends when the budget runs out, so both ends agree
+ANSWER_PREFIX = FORCED_ANSWER_PREFIX + " "  # what budget forcing appends when the budget runs out: both ends agree
 _LINE_RE = re.compile(r"^(Wait, )?(\d{2}):(\d{2})->(\d{2})\+(\d{2})=(\d{2})$")
 _SLIP_DELTAS = (-10, -1, 1, 10)
 

@@ -78,6 +78,8 @@ import argparse
 import json
 from pathlib import Path
 
+from s1eval.s1format import FORCED_ANSWER_PREFIX
+
 __all__ = ["build_tiny_model", "main", "TINY_SPECIAL", "VARIANTS", "QWEN25_CHAT_TEMPLATE"]
 
 VARIANTS = ("ends", "never")
@@ -159,7 +161,7 @@ _KEY_BLOCK = (
     "system\nuser\nassistant\n"
     "think\nLet me check the sum. Let me check each step of the sum.\n"
     "Wait, check the sum. Wait, check each step of the sum.\n"
-    "answer\nFinal Answer: 42\n"
+    f"answer\n{FORCED_ANSWER_PREFIX} 42\n"
 )
 _BACKGROUND = [
     "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
