@@ -170,7 +170,7 @@ class CountingEngine:
 
 @dataclass
 class Counted:
-    rows: list[dict[str, Any]]  # per-request statistics (s1eval.budget.COLLECTOR rows)
+    rows: list[dict[str, Any]]  # per-request statistics (the model's s1_stats rows)
     new_tokens: list[int]  # final sequence (EOS included) minus prompt, per request
     generated: list[int]  # tokens the model sampled (dropped stops included), per request
     engine_calls: list[int]  # engine continuations per request (thinking rounds + answer)
@@ -231,13 +231,11 @@ class LMEvalBackend(Backend):
                 for i, c in enumerate(contexts)]
 
     def bf(self, contexts: Sequence[str], gen_kwargs: dict[str, Any]) -> list[dict[str, Any]]:
-        from s1eval.budget import COLLECTOR
-
-        COLLECTOR.clear()
+        self.lm.s1_stats.clear()
         self.lm.generate_until(self._instances(contexts, gen_kwargs), disable_tqdm=True)
         self.sync()
-        rows = COLLECTOR.pop_task("bf_overhead")
-        COLLECTOR.clear()
+        rows = self.lm.s1_stats.pop_task("bf_overhead")
+        self.lm.s1_stats.clear()
         return rows
 
     def count(self, contexts: Sequence[str], gen_kwargs: dict[str, Any]) -> Counted:

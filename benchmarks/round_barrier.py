@@ -107,7 +107,6 @@ class Runner:
     def run(self, mode: str, contexts: Sequence[str], kwargs: dict[str, Any], task: str,
             record: bool = False) -> tuple[list[str], list[dict[str, Any]], bo.CountingEngine | None, int, int]:
         from lm_eval.api.instance import Instance
-        from s1eval.budget import COLLECTOR
 
         engine: Any = self.engines[mode]
         counting = bo.CountingEngine(engine) if record else None
@@ -115,13 +114,13 @@ class Runner:
         instances = [Instance("generate_until", {}, (c, dict(kwargs)), idx=0, metadata=(task, i, 1))
                      for i, c in enumerate(contexts)]
         steps0, calls0 = self.counter.n, self._calls(mode)
-        COLLECTOR.clear()
+        self.lm.s1_stats.clear()
         try:
             texts = self.lm.generate_until(instances, disable_tqdm=True)
         finally:
             self.lm._engine = self.engines["async"]
-        rows = COLLECTOR.pop_task(task)
-        COLLECTOR.clear()
+        rows = self.lm.s1_stats.pop_task(task)
+        self.lm.s1_stats.clear()
         return texts, rows, counting, self.counter.n - steps0, self._calls(mode) - calls0
 
     def close(self) -> None:

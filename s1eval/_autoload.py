@@ -10,7 +10,10 @@ torch). The finder watches four modules and, right after each finishes importing
   it every built-in model) only while the registry is empty: registering first would hide them all.
 * `lm_eval.tasks.manager`: every `TaskManager` also indexes `task_dir()`, after lm-eval's own tasks
   and before the caller's `include_path`, so a user's local task still overrides ours.
-* `lm_eval.loggers.evaluation_tracker`: before `save_results_samples` writes lm-eval's samples file,
+* `lm_eval.loggers.evaluation_tracker`: before `save_results_aggregated` writes the results JSON,
+  `s1eval.sidecar.take_stats_key` notes which s1 model's statistics this run's are (the key its
+  `get_model_info` put in the results: each model instance keeps its own, s1eval.budget.stats).
+  Before `save_results_samples` writes lm-eval's samples file,
   `s1eval.redact.redact_samples` hashes the texts a task's docs ask to hide (GPQA's questions; if
   that fails, the task's samples are not written at all and an error says why); after it,
   `s1eval.sidecar.on_samples_saved` writes the budget-forcing statistics beside it. A sidecar
@@ -219,11 +222,24 @@ def _redacted(task_name, samples):
 
 
 def patch_tracker(cls) -> bool:
-    """Make `cls.save_results_samples` (lm-eval's EvaluationTracker) redact first and write our sidecar after."""
+    """Make lm-eval's EvaluationTracker note the s1 statistics key of the results it saves, and its
+    `save_results_samples` redact first and write our sidecar after."""
     original = cls.save_results_samples
     if getattr(original, _MARK, False):
         return False
     import functools
+
+    save_aggregated = cls.save_results_aggregated
+
+    @functools.wraps(save_aggregated)
+    def save_results_aggregated(self, results, *args, **kwargs):
+        try:
+            from s1eval.sidecar import take_stats_key
+
+            take_stats_key(self, results)
+        except Exception as exc:  # the results must be saved even if the statistics cannot be matched
+            _log().warning("s1eval: budget statistics key not read: %r", exc, exc_info=True)
+        return save_aggregated(self, results, *args, **kwargs)
 
     @functools.wraps(original)
     def save_results_samples(self, task_name, samples, *args, **kwargs):
@@ -236,6 +252,7 @@ def patch_tracker(cls) -> bool:
 
     setattr(save_results_samples, _MARK, True)
     cls.save_results_samples = save_results_samples
+    cls.save_results_aggregated = save_results_aggregated
     return True
 
 

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from s1eval.budget.stats import COLLECTOR
+from s1eval.budget.stats import collector_for
 from s1eval.grading import grading_items
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,25 @@ def finished_flags(samples: Iterable[dict[str, Any]] | None) -> dict[tuple[int, 
     return flags
 
 
+# Set on an EvaluationTracker by `take_stats_key`: whose statistics its samples are.
+_KEY_ATTR = "_s1_stats_key"
+
+
+def take_stats_key(tracker: Any, results: Any) -> None:
+    """Before the tracker saves a run's results: note the s1 model's statistics key (`s1_stats_key` in the
+    results' config, put there by the model's get_model_info) on the tracker, and take it out of the results
+    (an in-process name, meaningless in a file)."""
+    config = results.get("config") if isinstance(results, dict) else None
+    key = config.pop("s1_stats_key", None) if isinstance(config, dict) else None
+    if key:
+        setattr(tracker, _KEY_ATTR, key)
+
+
 def on_samples_saved(tracker: Any, task_name: str, samples: list[dict[str, Any]] | None = None) -> Path | None:
-    """Write the sidecar for `task_name` if s1eval produced statistics for it (with `samples`' finished flags)."""
-    rows = COLLECTOR.pop_task(task_name)
+    """Write the sidecar for `task_name` if the model whose results this tracker saved produced statistics for
+    it (with `samples`' finished flags)."""
+    stats = collector_for(getattr(tracker, _KEY_ATTR, None))
+    rows = stats.pop_task(task_name) if stats is not None else []
     folder = samples_dir(tracker)
     if not rows or folder is None:
         return None

@@ -176,11 +176,10 @@ def run_setting(lm: Any, task_manager: Any, args: argparse.Namespace, setting: S
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.utils import simple_parse_args_string
 
-    from s1eval.budget.stats import COLLECTOR
-
     folder = _setting_folder(args.output, setting)
     shutil.rmtree(folder, ignore_errors=True)  # ours (sweep.json is there): a half-written setting restarts cleanly
-    COLLECTOR.clear()  # the results' totals are this setting's (the previous sidecar is written already)
+    if hasattr(lm, "s1_stats"):  # the results' totals are this setting's (the previous sidecar is written already)
+        lm.s1_stats.clear()
     tracker = EvaluationTracker(output_path=str(folder))
     extra = simple_parse_args_string(args.gen_kwargs)
     options = {kw: getattr(args, name) for name, kw in PASSTHROUGH.items() if getattr(args, name) not in (None, False)}

@@ -7,10 +7,10 @@ from s1eval.budget.engine import BatchedEngine, Continuation, Engine, Step
 from s1eval.budget.machine import RequestMachine, RequestResult, RequestSpec
 from s1eval.budget.planning import ContextError, fit_generation
 from s1eval.budget.scheduler import run_requests
-from s1eval.budget.stats import COLLECTOR, RequestStats, stats_from_text
+from s1eval.budget.stats import RequestStats, StatsCollector, stats_from_text
 
 __all__ = [
-    "BatchedEngine", "BudgetConfig", "BudgetConfigError", "COLLECTOR", "ContextError",
+    "BatchedEngine", "BudgetConfig", "BudgetConfigError", "ContextError",
     "Continuation", "Engine", "RequestMachine", "RequestResult", "RequestSpec", "RequestStats",
-    "Step", "fit_generation", "parse_gen_kwargs", "run_requests", "stats_from_text",
+    "StatsCollector", "Step", "fit_generation", "parse_gen_kwargs", "run_requests", "stats_from_text",
 ]

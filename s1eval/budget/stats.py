@@ -1,8 +1,11 @@
 """Per-request budget-forcing statistics, their collection, and their recomputation from text.
 
-lm-eval's `generate_until` returns only strings, so the statistics travel two other ways: a
-process-wide `COLLECTOR` that the sidecar writer (s1eval.sidecar) drains when lm-eval saves a
-task's samples, and totals returned through the model's `get_model_info()` into the results JSON.
+lm-eval's `generate_until` returns only strings, so each s1 model instance keeps its requests'
+statistics in its own `StatsCollector` (`model.s1_stats`), and hands them over through lm-eval's
+results: `get_model_info()` puts the totals into the results JSON and the collector's `key`
+beside them; when the tracker saves those results, s1eval notes the key, and when it saves a task's
+samples, the sidecar writer (s1eval.sidecar) takes that task's rows from the collector of that key
+(`collector_for`). Another model in the same process never mixes in: it has another key.
 
 `stats_from_text` recomputes thinking/answer tokens and "forced" from any response text (ours or
 the original fork's); `s1eval stats` runs it over a samples file. The engine's record (the sidecar)
@@ -45,11 +48,14 @@ from __future__ import annotations
 
 import statistics
 import threading
-from collections import defaultdict
+import uuid
+import weakref
+from collections import OrderedDict, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from s1eval.budget.config import PRESETS, BudgetConfig
+from s1eval.s1format import FORCED_ANSWER_PREFIX
 
 
 @dataclass
@@ -102,9 +108,19 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class StatsCollector:
-    """Thread-safe store of finished requests' statistics, grouped by task."""
+    """One model instance's store of finished requests' statistics, grouped by task; thread-safe.
+
+    `key` names it in lm-eval's results (see the module docstring); `collector_for` finds it while its model
+    is alive, or among the `RECENT` last made: lm-eval drops a model it built before the tracker saves the
+    model's results and samples.
+    """
 
     def __init__(self) -> None:
+        self.key = uuid.uuid4().hex
+        _LIVE[self.key] = self
+        _RECENT[self.key] = self
+        while len(_RECENT) > RECENT:
+            _RECENT.popitem(last=False)
         self._lock = threading.Lock()
         self._pending: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
         self._all: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
@@ -134,14 +150,23 @@ class StatsCollector:
             self._all.clear()
 
 
-COLLECTOR = StatsCollector()
+RECENT = 16
+_LIVE: weakref.WeakValueDictionary[str, StatsCollector] = weakref.WeakValueDictionary()
+_RECENT: OrderedDict[str, StatsCollector] = OrderedDict()
+
+
+def collector_for(key: str | None) -> StatsCollector | None:
+    """The collector named `key` in a model's results (`StatsCollector.key`), or None."""
+    if not key:
+        return None
+    return _LIVE.get(key) or _RECENT.get(key)
 
 
 def stats_from_text(
     response: str,
     tokenizer: Any,
     preset: str = "s1",
-    forced_answer_prefix: str = "Final Answer:",
+    forced_answer_prefix: str = FORCED_ANSWER_PREFIX,
     *,
     budget: int | None = None,
     config: BudgetConfig | None = None,

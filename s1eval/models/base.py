@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from typing import Any, Sequence
 
-from s1eval.budget import COLLECTOR, RequestSpec, parse_gen_kwargs, run_requests
+from s1eval.budget import RequestSpec, StatsCollector, parse_gen_kwargs, run_requests
 from s1eval.budget.config import ALL_KEYS, SAMPLING_PARAMS, BudgetConfigError
 from s1eval.budget.codec import Codec
 from s1eval.budget.control import add_instruction, instruction
@@ -139,7 +139,7 @@ class BudgetForcingMixin:
         texts: list[str] = [""] * len(requests)
 
         def on_finish(i: int, result: Any) -> None:
-            COLLECTOR.add(result.stats)
+            self.s1_stats.add(result.stats)
             texts[i] = self._s1_returned_text(result.text)
             # statistics first: a kill between the two leaves an unused entry, never a text without statistics
             cached_stats.store(getattr(self.cache_hook, "dbdict", None), requests[i].args, texts[i],
@@ -148,6 +148,20 @@ class BudgetForcingMixin:
 
         run_requests(specs, self._s1_engine(), codec, on_finish=on_finish, progress=not disable_tqdm)
         return texts
+
+    @property
+    def s1_stats(self) -> StatsCollector:
+        """This instance's per-request statistics (s1eval.budget.stats: how they reach the sidecar)."""
+        stats = self.__dict__.get("_s1_stats")
+        if stats is None:  # made on first use: the backends' constructors need not call a mixin __init__
+            stats = self.__dict__["_s1_stats"] = StatsCollector()
+        return stats
+
+    def s1_model_info(self) -> dict:
+        """What the results JSON gets (`config`): the run record and the statistics' totals per task.
+        s1_stats_key is the hand-off to the sidecar writer, taken out of the results before they are written."""
+        return {"s1_run_record": self._record, "s1_budget_stats": self.s1_stats.totals(),
+                "s1_stats_key": self.s1_stats.key}
 
     def s1_served_from_cache(self, served: Sequence[tuple[Any, str]], dbdict: Any) -> None:
         """Record the statistics of responses lm-eval's request cache served instead of this model.
@@ -167,7 +181,7 @@ class BudgetForcingMixin:
                 continue
             row.update(task=getattr(req, "task_name", None), doc_id=getattr(req, "doc_id", None), repeat=repeat,
                        from_cache=True)
-            COLLECTOR.add_row(row)
+            self.s1_stats.add_row(row)
         if missing:
             log.warning("%d of %d responses served from lm-eval's request cache have no stored budget statistics "
                         "(cached by another run or an older s1eval); the statistics sidecar leaves them out.",
@@ -360,4 +374,4 @@ class TokenizerLM(BudgetForcingMixin):
         return self._loglikelihood_tokens(requests)
 
     def get_model_info(self) -> dict:
-        return {"s1_run_record": self._record, "s1_budget_stats": COLLECTOR.totals()}
+        return self.s1_model_info()

@@ -63,9 +63,5 @@ class S1HFLM(BudgetForcingMixin, HFLM):
         return self._codec
 
     def get_model_info(self) -> dict:
-        from s1eval.budget import COLLECTOR
+        return {**super().get_model_info(), **self.s1_model_info()}  # lm-eval's HFLM info, then ours
 
-        info = super().get_model_info()
-        info["s1_run_record"] = self._record
-        info["s1_budget_stats"] = COLLECTOR.totals()
-        return info

@@ -20,7 +20,7 @@ pytest.importorskip("transformers")
 
 from lm_eval.api.instance import Instance  # noqa: E402
 
-from s1eval.budget import COLLECTOR, Continuation, Step  # noqa: E402
+from s1eval.budget import Continuation, Step  # noqa: E402
 from s1eval.models.api_protocol import APIRequestError, _Retryable, step_from_response  # noqa: E402
 from tests.models.fault_server import FaultServer  # noqa: E402
 from tests.models.test_s1hf import STOP_IN_MIN  # noqa: E402
@@ -46,9 +46,9 @@ def instances(lm, gen_kwargs, questions=QUESTIONS, task="t"):
 
 
 def run_with_stats(lm, reqs):
-    COLLECTOR.clear()
+    lm.s1_stats.clear()
     texts = lm.generate_until(reqs, disable_tqdm=True)
-    rows = {r["doc_id"]: r for r in COLLECTOR.pop_task(reqs[0].task_name)}
+    rows = {r["doc_id"]: r for r in lm.s1_stats.pop_task(reqs[0].task_name)}
     return texts, [rows[i] for i in range(len(reqs))]
 
 

@@ -8,7 +8,7 @@ pytest.importorskip("torch")
 
 from lm_eval.api.instance import Instance  # noqa: E402
 
-from s1eval.budget import COLLECTOR, stats_from_text  # noqa: E402
+from s1eval.budget import stats_from_text  # noqa: E402
 
 BF = {"max_gen_toks": 300, "max_tokens_thinking": 40, "thinking_n_ignore": 2,
       "thinking_n_ignore_str": "Wait", "until": [], "do_sample": False}
@@ -33,9 +33,9 @@ def instances(lm, gen_kwargs, questions=QUESTIONS, template=True, task="t"):
 
 
 def run_with_stats(lm, reqs):
-    COLLECTOR.clear()
+    lm.s1_stats.clear()
     texts = lm.generate_until(reqs, disable_tqdm=True)
-    rows = {r["doc_id"]: r for r in COLLECTOR.pop_task(reqs[0].task_name)}
+    rows = {r["doc_id"]: r for r in lm.s1_stats.pop_task(reqs[0].task_name)}
     return texts, [rows[i] for i in range(len(reqs))]
 
 

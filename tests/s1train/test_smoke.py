@@ -55,16 +55,15 @@ def test_sft_command_trains_and_the_checkpoint_budget_forces_in_s1hf(tiny_ends, 
     from lm_eval import simple_evaluate
 
     from s1eval import _autoload
-    from s1eval.budget import COLLECTOR
+    from s1eval.budget.stats import collector_for
 
     _autoload.install(force=True)
-    COLLECTOR.clear()
     result = simple_evaluate(model="s1hf", model_args=f"pretrained={out},max_length=2048", tasks=["s1_aime24"],
                              limit=1, apply_chat_template=True, log_samples=True,
                              gen_kwargs="max_gen_toks=256,max_tokens_thinking=12,thinking_n_ignore=1,"
                                         "thinking_n_ignore_str=Wait")
     (text,) = result["samples"]["s1_aime24"][0]["resps"][0]
-    (stats,) = COLLECTOR.pop_task("s1_aime24")
+    (stats,) = collector_for(result["config"]["s1_stats_key"]).pop_task("s1_aime24")  # the model's own
     assert text.startswith("<|im_start|>think") and "<|im_start|>answer" in text
     assert 0 < stats["thinking_tokens"] <= 12 and stats["budget"] == 12
     assert stats["forced"] == ("<|im_start|>answer\nFinal Answer:" in text)
