@@ -189,7 +189,6 @@ class RequestMachine:
         if not ended:
             self._end_thinking(forced=True, reason="budget")
         elif len(self.thinking_ids) < cfg.min_tokens_thinking and cfg.min_tokens_method == "append":
-            self.stats.min_suppressed += 1
             self._extend_or_force(counts_as_ignore=False)
         elif self.stats.ignores_used < cfg.thinking_n_ignore:
             self._extend_or_force(counts_as_ignore=True)
@@ -222,6 +221,8 @@ class RequestMachine:
         self.stats.ignore_tokens += len(self.ignore_ids)
         if counts_as_ignore:
             self.stats.ignores_used += 1
+        else:  # an end dropped for min_tokens_thinking: counted only when it was dropped, not forced instead
+            self.stats.min_suppressed += 1
         self._after_suppression = True
 
     def _strip_stop(self, step: Step) -> list[int]:

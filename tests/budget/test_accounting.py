@@ -167,20 +167,38 @@ def test_batch_whose_requests_end_in_different_rounds():
     assert max(len(b) for b in engine.batches) == 3
 
 
-def test_budget_is_never_exceeded_randomized():
+def test_randomized_statistics_equal_a_recount_of_the_text_and_the_engine_log():
+    """300 random configurations: every statistic equals what an independent recount finds in the response text
+    (one token per character here) and in the engine's log, and the budget and ignore bounds hold."""
     rng = random.Random(0)
+    tok = CharTokenizer()
     for _ in range(300):
         budget = rng.randint(0, 30)
-        kw = {"max_tokens_thinking": budget, "thinking_n_ignore": rng.randint(0, 4),
-              "thinking_n_ignore_str": rng.choice(["Wait", "W", "Hmm,"])}
+        ignore = rng.choice(["Wait", "W", "Hmm,"])
+        kw = {"max_tokens_thinking": budget, "thinking_n_ignore": rng.randint(0, 4), "thinking_n_ignore_str": ignore}
         if rng.random() < 0.3:
             kw["min_tokens_thinking"] = rng.randint(0, budget)
             kw["min_tokens_method"] = rng.choice(["append", "mask"])
         scripts = [Script(rounds=[rng.randint(0, 15) for _ in range(5)]) for _ in range(3)]
-        results, _ = run(kw, scripts, batch_size=2)
-        for r in results:
-            assert r.stats.thinking_tokens <= budget, (kw, r.stats)
-            assert r.stats.ignores_used <= kw["thinking_n_ignore"]
+        results, engine = run(kw, scripts, batch_size=2)
+        for key, r in enumerate(results):
+            s = r.stats
+            assert r.text.startswith(START), (kw, r.text)
+            forced = FORCED in r.text
+            thinking = r.text[len(START): r.text.index(FORCED if forced else END)]
+            if forced and thinking.endswith("\n") and s.thinking_tokens == len(thinking) - 1:
+                thinking = thinking[:-1]  # the newline the forced end put before its delimiter
+            assert s.forced == forced and s.thinking_tokens == len(tok.encode(thinking)), (kw, r.text, s)
+            appended = s.ignores_used + s.min_suppressed
+            assert thinking.count(ignore) == appended and s.ignore_tokens == appended * len(ignore), (kw, r.text, s)
+            answer_stops = frozenset({tok.eos_token_id})  # the answer phase stops at EOS only, thinking also at its end
+            assert s.rounds == sum(c.key == key and c.stop_token_ids != answer_stops for c in engine.log), (kw, s)
+            assert s.thinking_tokens <= budget and s.ignores_used <= kw["thinking_n_ignore"], (kw, s)
+            if not forced:  # a natural end comes only after every ignore and past the minimum
+                assert s.ignores_used == kw["thinking_n_ignore"], (kw, s)
+                assert s.thinking_tokens >= kw.get("min_tokens_thinking", 0), (kw, s)
+            elif s.forced_reason == "budget":
+                assert s.thinking_tokens == budget, (kw, s)
 
 
 def test_until_strings_never_cut_thinking_but_cut_the_answer():
