@@ -10,14 +10,12 @@ inside thinking or mid-sentence), so budget statistics and truncation are read s
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+# The atomic writers live in the leaf module s1eval.atomic; re-exported here for their older importers.
+from s1eval.atomic import write_bytes_atomic, write_jsonl_atomic, write_text_atomic  # noqa: F401
 from s1eval.budget.stats import collector_for
 from s1eval.grading import grading_items
 
@@ -32,40 +30,6 @@ def samples_dir(tracker: Any) -> Path | None:
     if path.suffix == ".json":
         return path.parent
     return path / str(tracker.general_config_tracker.model_name_sanitized)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path`; readers never see a half-written file, a failure leaves no temp file."""
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """`write_text_atomic` for bytes (a parquet file serialised in memory, for instance)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates the file 0600; the result should have the mode any other new file gets (0644 usually).
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@functools.lru_cache(maxsize=1)
-def _umask() -> int:
-    """The process umask (read once: os.umask can only be read by setting it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Write rows as JSON lines, atomically."""
-    write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def finished_flags(samples: Iterable[dict[str, Any]] | None) -> dict[tuple[int, int], bool]:
