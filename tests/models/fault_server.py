@@ -34,6 +34,8 @@ from typing import Any, Callable, Sequence
 
 from aiohttp import web
 
+from s1eval.testing.ports import bound_socket
+
 THINK_REPLY = "\nLet me check the sum."
 ANSWER_REPLY = " 42"
 
@@ -66,8 +68,7 @@ class FaultServer:
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> "FaultServer":
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock = bound_socket()  # the server listens on this very socket: the port is never free in between
         self.port = sock.getsockname()[1]
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(sock), self._loop).result(timeout=10)
