@@ -9,7 +9,8 @@ the server's prefix cache when its next round arrives.
 
 Translation to and from HTTP lives in `s1eval.models.api_protocol`.
 
-Failures: 429, 408, 5xx, timeouts, connection errors and malformed bodies are retried with
+Failures follow the one retry policy of `s1eval.http_retry` (the judge and s1data's client share it):
+408, 409, 429, 5xx, timeouts, connection errors and malformed bodies are retried with jittered
 exponential backoff (`Retry-After` honoured); other statuses fail at once. A request that still
 fails stops the run with an `APIRequestError` naming the URL and the last status and body, with the
 API key redacted: a request is never dropped or replaced by an empty string.
@@ -26,9 +27,9 @@ import weakref
 from typing import Any, Callable, Hashable, Sequence
 
 from s1eval.budget.engine import Continuation, Engine, Step
+from s1eval.http_retry import Endpoint, RetryPolicy, post_json_async, retry_async, snip
 from s1eval.models.api_protocol import (
-    _MAX_BACKOFF_S, _RETRY_STATUSES, APIConfig, APIRequestError, _Retryable, _snip, completions_url,
-    cut_unsent_stops, request_payload, step_from_response,
+    APIConfig, APIRequestError, completions_url, cut_unsent_stops, request_payload, step_from_response,
 )
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def served_model(base_url: str, model: str, api_key: str | None, timeout: float 
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
             listed = json.loads(resp.read().decode("utf-8")).get("data") or []
     except (OSError, ValueError, AttributeError) as err:  # URLError and HTTPError are OSErrors
-        raise ValueError(f"s1api: GET {url} failed ({type(err).__name__}: {_snip(str(err))}); start the server "
+        raise ValueError(f"s1api: GET {url} failed ({type(err).__name__}: {snip(str(err))}); start the server "
                          "first, or check base_url") from None
     entries = {str(e.get("id")): e for e in listed if isinstance(e, dict)}
     if model not in entries:
@@ -58,14 +59,15 @@ def served_model(base_url: str, model: str, api_key: str | None, timeout: float 
 
 
 class CompletionsClient:
-    """POSTs one continuation with retries; lives on the engine's event loop."""
+    """POSTs one continuation with retries (`s1eval.http_retry`'s policy); lives on the engine's event loop."""
 
     def __init__(self, cfg: APIConfig, encode: Callable[[str], Sequence[int]],
                  decode: Callable[[Sequence[int]], str], eos_id: int) -> None:
         self.cfg, self.encode, self.decode, self.eos_id = cfg, encode, decode, eos_id
-        self._headers = {"Content-Type": "application/json"}
-        if cfg.api_key:
-            self._headers["Authorization"] = f"Bearer {cfg.api_key}"
+        self.endpoint = Endpoint(
+            "s1api", cfg.url, cfg.model, cfg.api_key, APIRequestError, logger=log, hint=self._hint,
+            fix=f"Check that the server is up and serves model {cfg.model!r}, or raise max_retries / timeout")
+        self.policy = RetryPolicy(cfg.max_retries, cfg.retry_backoff, cfg.timeout)
         self._session: Any = None
         self.warned: set[str] = set()
         self.requests_sent = 0  # HTTP attempts, for tests and benchmarks
@@ -73,56 +75,24 @@ class CompletionsClient:
     async def complete(self, cont: Continuation) -> Step:
         payload = request_payload(cont, self.cfg, self.decode)
         body = json.dumps(payload, separators=(",", ":")).encode()
-        last = "no attempt made"
-        for attempt in range(self.cfg.max_retries + 1):
-            try:
-                data = await self._post(body)
-                step = step_from_response(data, cont, self.eos_id, self.encode, self.warned)
-                return cut_unsent_stops(step, cont, payload["stop"], self.decode)
-            except _Retryable as exc:
-                last, delay = str(exc), exc.delay
-            if attempt < self.cfg.max_retries:
-                wait = delay if delay is not None else min(_MAX_BACKOFF_S, self.cfg.retry_backoff * 2**attempt)
-                log.warning("s1api: POST %s attempt %d/%d failed (%s); retrying in %.2fs", self.cfg.url,
-                            attempt + 1, self.cfg.max_retries + 1, self._redact(last), wait)
-                await asyncio.sleep(wait)
-        raise APIRequestError(
-            f"s1api: POST {self.cfg.url} failed after {self.cfg.max_retries + 1} attempts "
-            f"(max_retries={self.cfg.max_retries}); last error: {self._redact(last)}. Check that the "
-            f"server is up and serves model {self.cfg.model!r}, or raise max_retries / timeout."
-        )
 
-    async def _post(self, body: bytes) -> Any:
-        """One attempt: the parsed JSON body, or `_Retryable`, or `APIRequestError` (not retryable)."""
-        import aiohttp
+        async def attempt() -> Step:
+            self.requests_sent += 1
+            data = await post_json_async(self._session_for_loop(), self.endpoint, body, self.cfg.timeout)
+            step = step_from_response(data, cont, self.eos_id, self.encode, self.warned)
+            return cut_unsent_stops(step, cont, payload["stop"], self.decode)
 
-        session = self._session_for_loop()
-        self.requests_sent += 1
-        try:
-            async with session.post(self.cfg.url, data=body, headers=self._headers) as resp:
-                text = await resp.text()
-                status = resp.status
-                retry_after = resp.headers.get("Retry-After")
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            kind = f"no response within timeout={self.cfg.timeout:g}s" if isinstance(exc, asyncio.TimeoutError) \
-                else f"connection error: {type(exc).__name__} {exc}"
-            raise _Retryable(kind) from exc
-        if status == 200:
-            try:
-                return json.loads(text)
-            except ValueError as exc:
-                raise _Retryable(f"HTTP 200 with a malformed JSON body: {_snip(text)!r}") from exc
-        what = f"HTTP {status}: {_snip(text)}"
-        if status in _RETRY_STATUSES:
-            raise _Retryable(what, _retry_after(retry_after))
-        hint = ""
-        if self.cfg.untexted and "logit_bias" in text:
-            hint = (". s1api masks the model's ids without text with a logit_bias; for a server that refuses "
+        return await retry_async(self.endpoint, self.policy, attempt)
+
+    def _hint(self, status: int, body: str) -> str:
+        """Advice for a refused request, from the server's words."""
+        if self.cfg.untexted and "logit_bias" in body:
+            return (". s1api masks the model's ids without text with a logit_bias; for a server that refuses "
                     "it (vLLM with speculative decoding does) pass allow_untexted_ids=true")
-        elif "stop" in text and "at most" in text:
-            hint = (f". s1api sends at most max_stop_strings={self.cfg.max_stop_strings} stop strings (the rest are "
+        if "stop" in body and "at most" in body:
+            return (f". s1api sends at most max_stop_strings={self.cfg.max_stop_strings} stop strings (the rest are "
                     "cut on the client); for a server that takes fewer, pass its limit as max_stop_strings")
-        raise APIRequestError(f"s1api: POST {self.cfg.url} failed with {self._redact(what)} (not retried){hint}")
+        return ""
 
     def _session_for_loop(self) -> Any:
         import aiohttp
@@ -138,17 +108,6 @@ class CompletionsClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-    def _redact(self, text: str) -> str:
-        # An error body may echo request headers: the key must never reach a log or a message.
-        return text.replace(self.cfg.api_key, "***") if self.cfg.api_key else text
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return None if value is None else min(_MAX_BACKOFF_S, max(0.0, float(value)))
-    except ValueError:  # an HTTP date: use our own backoff
-        return None
 
 
 # ---------------------------------------------------------------------------- engine

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from s1eval.budget.engine import Continuation, Step, is_greedy, penalties, stop_string_cut
+from s1eval.http_retry import RequestFailed
+from s1eval.http_retry import Retryable as _Retryable  # noqa: F401  (raised by step_from_response; tests import it)
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +39,6 @@ NEUTRAL_SAMPLING: dict[str, Any] = {
 }
 PASSED_THROUGH = ("logit_bias",)  # not sampling, but forwarded when a task's gen_kwargs set it
 _IGNORED = ("do_sample",)  # lm-eval's flag; the server reads temperature
-_RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
-_MAX_BACKOFF_S = 60.0
 BAN_BIAS = -100.0  # the most negative logit_bias the OpenAI API accepts (vLLM clamps to it)
 _SNIPPET = 300
 # vLLM's server refuses a request with more stop strings than VLLM_MAX_STOP_STRINGS (default 4) with
@@ -46,16 +46,9 @@ _SNIPPET = 300
 DEFAULT_MAX_STOP_STRINGS = 4
 
 
-class APIRequestError(RuntimeError):
-    """A completion request failed for good (after its retries, or with a non-retryable status)."""
-
-
-class _Retryable(Exception):
-    """One attempt failed in a way worth retrying; `delay` is the server's Retry-After, if any."""
-
-    def __init__(self, what: str, delay: float | None = None) -> None:
-        super().__init__(what)
-        self.delay = delay
+class APIRequestError(RequestFailed):
+    """A completion request failed for good (after its retries, or with a non-retryable status); the retry
+    policy is `s1eval.http_retry`'s."""
 
 
 @dataclass(frozen=True)
