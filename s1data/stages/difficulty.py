@@ -9,33 +9,29 @@ use it). Grading (`grader`):
   bounded worker pool). A reference without a final answer (proofs) goes to the judge if one is set,
   else the grade is null (`ungraded`; selection does not count it as solved).
 - ``judge``: a judge model reads question, attempt and reference and ends with Yes or No (the paper used
-  Claude 3.5 Sonnet); an unparseable verdict is null.
+  Claude 3.5 Sonnet); an unparseable verdict is null. The prompt and the verdict reader are s1eval's judge
+  module's (`s1eval.grading.judge.DIFFICULTY_PROMPT`, `parse_verdict(last_line=True)`); the replies are cached
+  with the stage's other model calls (`cache_judge_<purpose>.jsonl` in the stage folder).
 `thinking_tokens` counts the teacher's thinking in tokens of `tokenizer` (Qwen2.5's in the paper).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from s1data.pipeline import StageOutput
 from s1data.stages._calls import ModelStage, require_client
+from s1eval.grading.judge import DIFFICULTY_PROMPT
+from s1eval.grading.judge import parse_verdict as _parse_verdict
 
 log = logging.getLogger(__name__)
 
 GRADERS = ("s1eval", "judge")
-JUDGE_PROMPT = (
-    "You are an AI assistant for grading a science problem. The user will provide you with the question itself, "
-    "an attempt made by a student and the correct answer to the problem. Your job is to judge whether the attempt "
-    "is correct by comparing it with the correct answer. If the expected solution concludes with a number or "
-    "choice, there should be no ambiguity. If the expected solution involves going through the entire reasoning "
-    "process, you should judge the attempt based on whether the reasoning process is correct with correct answer "
-    "if helpful.\n\n# Problem\n{question}\n\n## Attempt\n{attempt}\n\n## Correct answer\n{solution}\n\n"
-    "Explain your reasoning, and end your response on a new line with only \"Yes\" or \"No\" (without quotes)."
-)
-_VERDICT_RE = re.compile(r"^[\s*_`\"'.]*(yes|no)[\s*_`\"'.!]*$", re.I)
+# The judge's prompt and verdict reader are s1eval's (one judge module, s1eval.grading.judge): it asks for reasoning
+# and the verdict on a line of its own, read with parse_verdict(last_line=True).
+JUDGE_PROMPT = DIFFICULTY_PROMPT
 
 
 @dataclass(frozen=True)
@@ -60,9 +56,7 @@ class DifficultyOptions:
 
 def parse_verdict(text: str | None) -> bool | None:
     """True/False from a judge reply whose last non-empty line is Yes or No; None otherwise."""
-    lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
-    m = _VERDICT_RE.match(lines[-1]) if lines else None
-    return None if m is None else m.group(1).lower() == "yes"
+    return _parse_verdict(text, last_line=True)
 
 
 def gold_answer(solution: str | None) -> str | None:

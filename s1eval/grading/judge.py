@@ -14,15 +14,16 @@ Verdict: the prompt (`PROMPT`, version `PROMPT_VERSION`) ends by demanding one w
 exactly that (case-insensitive, surrounding whitespace and one final period allowed). Yes makes the response
 correct, No keeps it wrong; both are logged with ``method: "judge"``. Any other reply means the judge failed for
 that item: the symbolic verdict (wrong) stands, ``method`` stays ``symbolic``, and the per-sample ``judge``
-record and a warning say why. A request that still fails after its retries (connection errors, timeouts, HTTP
-408/429/5xx are retried with exponential backoff, honouring ``Retry-After``; other 4xx are not) raises
+record and a warning say why. Requests follow the one retry policy of `s1eval.http_retry` (s1api and s1data's
+client share it: connection errors, timeouts, malformed bodies and HTTP 408/409/429/5xx are retried with jittered
+exponential backoff, honouring ``Retry-After``; other 4xx are not); a request that still fails raises
 `JudgeError`, naming the endpoint and never the API key: a run whose verdicts are half judged and half not would
 not be comparable with anything. (In lm-eval, grading runs after generation: for a long run against a remote judge,
 keep lm-eval's request cache on, or generate without the judge and re-grade the samples with ``s1eval grade``.)
 
 Cache: one JSON file per (judge model, prompt version, gold, extracted answer) under ``cache`` (default
-``$XDG_CACHE_HOME/s1eval/judge``, else ``~/.cache/s1eval/judge``), written atomically (s1eval.sidecar's
-`write_text_atomic`: temporary file, then ``os.replace``), so concurrent runs share it and a rerun never pays for
+``$XDG_CACHE_HOME/s1eval/judge``, else ``~/.cache/s1eval/judge``), written atomically (`s1eval.atomic`:
+temporary file, then ``os.replace``), so concurrent runs share it and a rerun never pays for
 the same question twice. Every reply the endpoint gave is cached, including unusable ones (at temperature 0
 asking again would mostly repeat them; bump `PROMPT_VERSION` or point ``cache`` elsewhere to ask again).
 
@@ -30,6 +31,11 @@ Recorded in the run: each judged sample's grading dict carries ``judge: {model, 
 and `grader_id` gives every sample of a judged run the grader version ``"<GRADER_VERSION>+judge:<model>:p<N>"``,
 so ``s1eval compare`` refuses to pair a judged run with an unjudged one. The task metadata (``judge``) is written
 to lm-eval's results JSON; it names the environment variable that holds the key, never the key itself.
+
+The other judge prompt: `DIFFICULTY_PROMPT` is s1data's (its difficulty stage asks a judge whether a solver's
+attempt matches the reference solution, paper section 2.2); it asks for reasoning and then the verdict on a line of
+its own, which `parse_verdict(reply, last_line=True)` reads. s1data sends it through its own model clients (any
+kind: openai, engine, recorded) and caches the replies with the stage's other calls, in the stage folder.
 
 Configuration (`JudgeConfig.from_mapping`), from a task's ``--metadata '{"judge": {...}}'`` or ``s1eval grade
 --judge-base-url URL --judge-model NAME``: ``base_url`` and ``model`` (required), ``api_key_env`` (default
@@ -46,17 +52,15 @@ import logging
 import os
 import re
 import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from s1eval.sidecar import write_text_atomic
+from s1eval.atomic import write_text_atomic
+from s1eval.http_retry import Endpoint, RequestFailed, Retryable, RetryPolicy, endpoint_url, post_json_sync, \
+    retry_sync, shown_url, snip
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +78,26 @@ extra, or when the given answer is not a definite answer. Do not solve the probl
 
 Reply with exactly one word, Yes or No."""
 
-_VERDICT_RE = re.compile(r"(yes|no)\.?", re.I)
-_RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
-_MAX_BACKOFF_S = 30.0
-_SNIPPET = 200
+# s1data's difficulty stage (paper section 2.2): a judge reads question, attempt and reference solution, reasons,
+# and ends with its verdict on a line of its own (the paper used Claude 3.5 Sonnet). Read with
+# parse_verdict(reply, last_line=True).
+DIFFICULTY_PROMPT = (
+    "You are an AI assistant for grading a science problem. The user will provide you with the question itself, "
+    "an attempt made by a student and the correct answer to the problem. Your job is to judge whether the attempt "
+    "is correct by comparing it with the correct answer. If the expected solution concludes with a number or "
+    "choice, there should be no ambiguity. If the expected solution involves going through the entire reasoning "
+    "process, you should judge the attempt based on whether the reasoning process is correct with correct answer "
+    "if helpful.\n\n# Problem\n{question}\n\n## Attempt\n{attempt}\n\n## Correct answer\n{solution}\n\n"
+    "Explain your reasoning, and end your response on a new line with only \"Yes\" or \"No\" (without quotes)."
+)
+
+# A verdict as `PROMPT` demands it: the whole reply is the word, one final period allowed.
+_WORD_RE = re.compile(r"(yes|no)\.?", re.I)
+# A verdict line as `DIFFICULTY_PROMPT` demands it: the word, in the quotes, emphasis or punctuation models add.
+_LINE_RE = re.compile(r"[\s*_`\"'.]*(yes|no)[\s*_`\"'.!]*", re.I)
 
 
-class JudgeError(RuntimeError):
+class JudgeError(RequestFailed):
     """The judge endpoint could not be used (after retries, or with a non-retryable error)."""
 
 
@@ -91,17 +108,10 @@ def default_cache_dir() -> Path:
 
 def chat_url(base_url: str) -> str:
     """``http://host:8000/v1`` -> ``http://host:8000/v1/chat/completions``; a full endpoint is kept."""
-    url = base_url.rstrip("/")
-    return url if url.endswith("/chat/completions") else url + "/chat/completions"
+    return endpoint_url(base_url, "/chat/completions")
 
 
-def _shown_url(url: str) -> str:
-    """The URL as shown in errors and logs: credentials in the authority part are dropped."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+_shown_url = shown_url  # the URL as errors and logs show it (no credentials, no query)
 
 
 @dataclass(frozen=True)
@@ -168,9 +178,19 @@ class Verdict:
     cached: bool = False
 
 
-def parse_verdict(reply: str | None) -> bool | None:
-    """True for "Yes", False for "No" (case-insensitive, one final period allowed), None for anything else."""
-    m = _VERDICT_RE.fullmatch((reply or "").strip())
+def parse_verdict(reply: str | None, *, last_line: bool = False) -> bool | None:
+    """True for Yes, False for No, None for anything else: the one verdict reader for both judge prompts.
+
+    By default (`PROMPT`, which asks for one word) the whole reply must be the word (case-insensitive, one final
+    period allowed): "Yes, they are equal." or "**Yes**" is no verdict. With `last_line` (`DIFFICULTY_PROMPT`,
+    which asks for reasoning, then the word on a line of its own) the last non-empty line is read, and quotes,
+    emphasis and punctuation around the word are allowed."""
+    text = (reply or "").strip()
+    if last_line:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        m = _LINE_RE.fullmatch(lines[-1]) if lines else None
+    else:
+        m = _WORD_RE.fullmatch(text)
     return None if m is None else m.group(1).lower() == "yes"
 
 
@@ -178,12 +198,6 @@ def cache_key(model: str, gold: str, answer: str, prompt_version: int = PROMPT_V
     blob = json.dumps({"model": model, "prompt_version": prompt_version, "gold": gold, "answer": answer},
                       sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-class _Retryable(Exception):
-    def __init__(self, what: str, delay: float | None = None) -> None:
-        super().__init__(what)
-        self.delay = delay
 
 
 class Judge:
@@ -223,48 +237,12 @@ class Judge:
             log.warning("judge cache %s is not writable (%s); the reply is not cached", self.config.cache_dir, err)
 
     # ------------------------------------------------------------------ HTTP
-    def _redact(self, text: str, key: str | None) -> str:
-        return text.replace(key, "[redacted]") if key else text
-
-    def _post(self, body: bytes, key: str | None) -> str:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        request = urllib.request.Request(self.config.url, data=body, headers=headers, method="POST")
-        with self._lock:
-            self.requests += 1
-        try:
-            with urllib.request.urlopen(request, timeout=self.config.timeout_s) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as err:
-            try:
-                text = err.read(_SNIPPET * 4).decode("utf-8", "replace")
-            except Exception:  # noqa: BLE001 - the body is only for the message
-                text = ""
-            snippet = self._redact(text[:_SNIPPET], key)
-            what = f"HTTP {err.code}: {snippet!r}"
-            if err.code in _RETRY_STATUSES:
-                retry_after = err.headers.get("Retry-After") if err.headers else None
-                try:
-                    delay = float(retry_after) if retry_after else None
-                except ValueError:
-                    delay = None
-                raise _Retryable(what, delay) from None
-            raise JudgeError(f"judge at {_shown_url(self.config.url)} (model {self.config.model}) refused the "
-                             f"request: {what}") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            raise _Retryable(self._redact(f"{type(err).__name__}: {reason}", key)) from None
-        try:
-            data = json.loads(raw)
-            content = data["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise _Retryable(f"malformed response body {self._redact(raw[:_SNIPPET].decode('utf-8', 'replace'), key)!r}")
-        return content if isinstance(content, str) else ""
-
     def _ask(self, gold: str, answer: str) -> str:
+        """The endpoint's reply, under `s1eval.http_retry`'s policy (JudgeError once the retries are spent)."""
         cfg = self.config
-        key = cfg.api_key()
+        endpoint = Endpoint("judge", cfg.url, cfg.model, cfg.api_key(), JudgeError, logger=log,
+                            fix="Check that the endpoint is up and serves that model, or raise the judge's "
+                                "max_retries / timeout_s")
         payload: dict[str, Any] = {
             "model": cfg.model,
             "messages": [{"role": "user", "content": PROMPT.format(gold=gold, answer=answer)}],
@@ -274,20 +252,13 @@ class Judge:
         if cfg.max_tokens is not None:
             payload["max_tokens"] = cfg.max_tokens
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        last = ""
-        for attempt in range(cfg.max_retries + 1):
-            try:
-                return self._post(body, key)
-            except _Retryable as err:
-                last = str(err)
-                if attempt == cfg.max_retries:
-                    break
-                delay = err.delay if err.delay is not None else cfg.retry_backoff_s * 2**attempt
-                log.info("judge at %s: %s; retry %d/%d in %.1f s", _shown_url(cfg.url), last, attempt + 1,
-                         cfg.max_retries, delay)
-                time.sleep(min(delay, _MAX_BACKOFF_S))
-        raise JudgeError(f"judge at {_shown_url(cfg.url)} (model {cfg.model}) failed after {cfg.max_retries + 1} "
-                         f"attempt(s): {last}")
+
+        def attempt() -> str:
+            with self._lock:
+                self.requests += 1
+            return _reply_content(post_json_sync(endpoint, body, cfg.timeout_s), endpoint)
+
+        return retry_sync(endpoint, RetryPolicy(cfg.max_retries, cfg.retry_backoff_s, cfg.timeout_s), attempt)
 
     # ------------------------------------------------------------------ API
     def judge(self, gold: str, answer: str) -> Verdict:
@@ -311,6 +282,15 @@ class Judge:
                 verdicts = list(ex.map(lambda p: self.judge(*p), unique))
         by_pair = dict(zip(unique, verdicts))
         return [by_pair[p] for p in pairs]
+
+
+def _reply_content(data: Any, endpoint: Endpoint) -> str:
+    """The message text of a chat completion (a non-text content is ""); `Retryable` for a body of another shape."""
+    try:
+        content = data["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise Retryable(f"malformed response body {snip(endpoint.redact(json.dumps(data)))!r}") from None
+    return content if isinstance(content, str) else ""
 
 
 _JUDGES: dict[JudgeConfig, Judge] = {}

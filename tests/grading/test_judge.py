@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
 from s1eval.grading import GRADER_VERSION
 from s1eval.grading.cli import main
 from s1eval.grading.grade import Grade, apply_judge, grade_math_batch
-from s1eval.grading.judge import PROMPT, PROMPT_VERSION, Judge, JudgeConfig, JudgeError, _shown_url, parse_verdict
+from s1eval.grading.judge import (
+    DIFFICULTY_PROMPT, PROMPT, PROMPT_VERSION, Judge, JudgeConfig, JudgeError, _shown_url, parse_verdict,
+)
 
 KEY = "sk-test-SECRET-0123456789"
 
@@ -53,6 +56,25 @@ def test_prompt_ends_with_a_strict_yes_no_instruction():
 ])
 def test_strict_verdict_parsing(reply, verdict):
     assert parse_verdict(reply) is verdict
+
+
+@pytest.mark.parametrize("reply,verdict", [
+    ("The attempt states 42, as the reference does.\nYes", True), ("Reasoning.\n\n**No**", False),
+    ("Reasoning.\n  'yes'!  \n\n", True), ("No.", False), ("Reasoning.\nYes, it is correct.", None),
+    ("Yes\nbecause the reference says so", None), ("", None), (None, None),
+])
+def test_last_line_verdicts_for_the_difficulty_prompt(reply, verdict):
+    """s1data's difficulty judge asks for reasoning, then Yes or No on a line of its own: the same parser reads it."""
+    assert parse_verdict(reply, last_line=True) is verdict
+
+
+def test_one_judge_module_owns_both_prompts_and_the_parser():
+    from s1data.stages import difficulty
+
+    assert difficulty.JUDGE_PROMPT is DIFFICULTY_PROMPT
+    assert DIFFICULTY_PROMPT.rstrip().endswith('"Yes" or "No" (without quotes).')
+    assert {"{question}", "{attempt}", "{solution}"} <= set(re.findall(r"\{\w+\}", DIFFICULTY_PROMPT))
+    assert difficulty.parse_verdict("Reasoning.\n**Yes**") is True and parse_verdict("**Yes**") is None
 
 
 def test_off_by_default(pool):
@@ -132,8 +154,8 @@ def test_exhausted_retries_name_the_endpoint_never_the_key(fake_chat, tmp_path, 
         judge.judge("2", "II")
     message = str(err.value)
     assert fake_chat.count == 3
-    assert f"{fake_chat.base_url}/chat/completions" in message and "after 3 attempt(s)" in message
-    assert "HTTP 503" in message and "[redacted]" in message
+    assert f"{fake_chat.base_url}/chat/completions" in message and "after 3 attempts" in message
+    assert "HTTP 503" in message and "Bearer ***" in message  # the echoed key, redacted
     assert KEY not in message and KEY not in caplog.text
 
 
@@ -206,7 +228,7 @@ def test_cli_judge_errors(fake_chat, tmp_path, capsys, monkeypatch):
     fake_chat.script = [(500, "echo-auth", {})] * 2
     assert main(["--task", "math500", src, "--judge-retries", "1", "--judge-concurrency", "1"] + _judge_args(fake_chat, tmp_path)) == 2
     err = capsys.readouterr().err
-    assert "127.0.0.1" in err and "after 2 attempt(s)" in err and KEY not in err
+    assert "127.0.0.1" in err and "after 2 attempts" in err and KEY not in err
     assert main(["--task", "gpqa_diamond", src] + _judge_args(fake_chat, tmp_path)) == 2
     assert "GPQA letters compare exactly" in capsys.readouterr().err
     assert main(["--task", "math500", src, "--judge-model", "m"]) == 2
