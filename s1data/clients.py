@@ -6,8 +6,11 @@ Kinds (`client: {kind: ...}` in a config):
 - ``openai``: an OpenAI-compatible `/chat/completions` endpoint (vLLM, SGLang, DeepSeek, Gemini's
   OpenAI layer); R1-style `reasoning_content` (or `reasoning`) becomes `reasoning`, else a
   ``<think>...</think>`` block in the content is split off (or everything before a lone ``</think>``, for
-  templates that open the block in the prompt); the attempt loses leading whitespace. Threads give `concurrency`; retries with
-  exponential backoff on 429/5xx/timeouts; the key comes from the variable named by `api_key_env`.
+  templates that open the block in the prompt); the attempt loses leading whitespace. Threads give `concurrency`;
+  retries follow the one policy of `s1eval.http_retry` (shared with s1api and the grading judge: 408/409/429/5xx,
+  timeouts, connection errors and malformed bodies retried with jittered exponential backoff from `backoff`
+  seconds, `Retry-After` honoured, the key redacted); a call that still fails is an error reply (HTTP status and
+  body) and a warning naming the URL; the key comes from the variable named by `api_key_env`.
 - ``engine``: a local model through an s1eval engine (`s1eval.models.hf_engine.HFEngine`), prompts put
   through the tokenizer's chat template, greedy unless `sampling` asks for a temperature; `max_tokens` and
   `seed` in `sampling` mean what they mean in an OpenAI request (default `max_new_tokens`, seed 0). Ids
@@ -22,16 +25,16 @@ import hashlib
 import json
 import logging
 import os
-import random
 import re
 import threading
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+from s1eval.http_retry import (
+    Endpoint, RequestFailed, Retryable, RetryPolicy, endpoint_url, post_json_sync, retry_sync, snip,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,40 +72,37 @@ class OpenAIChatClient:
 
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 16,
                  max_retries: int = 5, timeout: float = 1800.0, backoff: float = 2.0, **extra: Any) -> None:
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.url = endpoint_url(base_url, "/chat/completions")  # a full endpoint is kept, as the judge keeps it
         self.model, self.concurrency, self.max_retries = model, int(concurrency), int(max_retries)
         self.timeout, self.backoff, self.extra = float(timeout), float(backoff), extra
         self._key = os.environ.get(api_key_env, "")
+        self.endpoint = Endpoint("s1data", self.url, model, self._key or None, logger=log,
+                                 fix=f"Check that the server is up and serves model {model!r}, or raise the "
+                                     "client's max_retries / timeout")
+        self.policy = RetryPolicy(self.max_retries, self.backoff, self.timeout)
 
     def _once(self, prompt: str, sampling: dict[str, Any]) -> Reply:
         body = {"model": self.model, "messages": [{"role": "user", "content": prompt}], **self.extra, **sampling}
-        req = urllib.request.Request(self.url, json.dumps(body).encode(), {"Content-Type": "application/json"})
-        if self._key:
-            req.add_header("Authorization", f"Bearer {self._key}")
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-            data = json.loads(resp.read())
-        msg = data["choices"][0]["message"]
-        reasoning = msg.get("reasoning_content") or msg.get("reasoning")
-        content = msg.get("content") or ""
+        data = post_json_sync(self.endpoint, json.dumps(body).encode(), self.timeout)
+        try:
+            msg = data["choices"][0]["message"]
+            reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+            content = msg.get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise Retryable(f"malformed response body {snip(self.endpoint.redact(json.dumps(data)))!r}") from None
         if reasoning is None:
             reasoning, content = split_think(content)
         # vLLM's reasoning parsers leave the blank line after </think> in front of the answer
         return Reply(content.lstrip(), reasoning)
 
     def _with_retries(self, prompt: str, sampling: dict[str, Any]) -> Reply:
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            try:
-                return self._once(prompt, sampling)
-            except urllib.error.HTTPError as exc:
-                last = f"HTTP {exc.code}: {exc.read()[:300]!r}"
-                if exc.code not in (408, 409, 429) and exc.code < 500:
-                    break
-            except (urllib.error.URLError, TimeoutError, OSError, KeyError, json.JSONDecodeError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if attempt < self.max_retries:  # no wait after the last try
-                time.sleep(self.backoff * (2 ** attempt) * (0.5 + random.random()))
-        return Reply(None, None, last or "unknown error")
+        """The reply, or an error reply (the last error: ``HTTP 503: <body>``) once the retries are spent or the
+        server refused the request."""
+        try:
+            return retry_sync(self.endpoint, self.policy, lambda: self._once(prompt, sampling))
+        except RequestFailed as exc:
+            log.warning("%s", exc)
+            return Reply(None, None, exc.last or str(exc))
 
     def chat(self, prompts: list[str], sampling: dict[str, Any] | None = None,
              on_result: Callable[[int, Reply], None] | None = None) -> list[Reply]:

@@ -8,7 +8,7 @@
   cannot produce (it never writes `<think>`, and the shared server runs without a reasoning parser):
   `reasoning` (vLLM's reasoning parser), `reasoning_content` (DeepSeek's API, older vLLM), a
   `<think>` block, a closing tag only (R1-distill templates open the block in the prompt); and the
-  retry rules (429/5xx retried, other 4xx not).
+  retry rules (s1eval.http_retry's: 409/429/5xx retried, Retry-After honoured, other 4xx not, the key redacted).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class Stub:
 
     def __init__(self, answers):
         self.answers, self.requests = list(answers), []
+        self.retry_after: dict[int, str] = {}  # status -> Retry-After header value
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,6 +66,8 @@ class Stub:
                 status, answer = stub.answers.pop(0) if len(stub.answers) > 1 else stub.answers[0]
                 data = json.dumps(answer).encode()
                 self.send_response(status)
+                if status in stub.retry_after:
+                    self.send_header("Retry-After", stub.retry_after[status])
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -115,6 +118,33 @@ def test_retries(answers, calls, error):
         [rep] = OpenAIChatClient(stub.url, "m", max_retries=2, backoff=0.001).chat(["q"])
     assert len(stub.requests) == calls
     assert (rep.error or "").startswith(error) if error else (rep.text, rep.error) == ("42", None)
+
+
+def test_retries_follow_s1evals_policy_409_and_retry_after_included(monkeypatch, caplog):
+    """The shared policy (s1eval.http_retry): 409 is retried like 429 and 5xx, the server's Retry-After replaces
+    the backoff, and a failed call's error names the status and body with the key redacted (also in the log)."""
+    from s1eval import http_retry
+
+    waits: list[float] = []
+    monkeypatch.setattr(http_retry, "_sleep", waits.append)
+    monkeypatch.setenv("S1DATA_TEST_KEY", "sk-test-SECRET-42")
+    answers = [(409, {"error": "lock timeout"}), (429, {"error": "slow down"}), (200, vllm_reply("42"))]
+    with Stub(answers) as stub:
+        stub.retry_after = {429: "3"}
+        [rep] = OpenAIChatClient(stub.url, "m", api_key_env="S1DATA_TEST_KEY", max_retries=2, backoff=100.0).chat(["q"])
+    assert (rep.text, rep.error, len(stub.requests)) == ("42", None, 3)
+    assert len(waits) == 2 and 50.0 <= waits[0] <= 60.0 and waits[1] == 3.0  # jittered backoff (capped at 60), then 3 s
+    waits.clear()
+    with Stub([(503, {"error": "bad key Bearer sk-test-SECRET-42"})]) as stub, caplog.at_level("WARNING"):
+        [rep] = OpenAIChatClient(stub.url, "m", api_key_env="S1DATA_TEST_KEY", max_retries=1, backoff=0.5).chat(["q"])
+    assert rep.error == 'HTTP 503: {"error": "bad key Bearer ***"}' and len(stub.requests) == 2 and len(waits) == 1
+    assert "s1data: POST " in caplog.text and "failed after 2 attempts" in caplog.text
+    assert "sk-test-SECRET-42" not in caplog.text
+
+
+def test_a_full_chat_endpoint_is_kept_as_the_base_url():
+    assert OpenAIChatClient("http://h:8000/v1/", "m").url == "http://h:8000/v1/chat/completions"
+    assert OpenAIChatClient("http://h:8000/v1/chat/completions", "m").url == "http://h:8000/v1/chat/completions"
 
 
 # ============================================================================ a real vLLM server
