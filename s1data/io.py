@@ -3,7 +3,7 @@
 Rows are lists of dicts. Writing takes the ordered union of the rows' keys as columns (so a row
 without a key gets null there) and renames a temporary file into place, so a reader never sees
 half a file and a killed run leaves no corrupt output behind (one writer for the project:
-s1eval.sidecar's `write_text_atomic` / `write_bytes_atomic`).
+s1eval.atomic's `write_text_atomic` / `write_bytes_atomic`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def write_parquet(path: str | Path, rows: list[dict[str, Any]], columns: list[st
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from s1eval.sidecar import write_bytes_atomic
+    from s1eval.atomic import write_bytes_atomic
 
     buf = pa.BufferOutputStream()
     pq.write_table(to_table(rows, columns), buf)
@@ -58,7 +58,7 @@ def write_parquet(path: str | Path, rows: list[dict[str, Any]], columns: list[st
 
 def write_json(path: str | Path, obj: Any) -> None:
     """Write a JSON document atomically (indented, keys in insertion order)."""
-    from s1eval.sidecar import write_text_atomic
+    from s1eval.atomic import write_text_atomic
 
     write_text_atomic(Path(path), json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 

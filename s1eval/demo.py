@@ -61,7 +61,7 @@ def clear_output(folder: Path) -> list[str]:
 
 def write_marker(folder: Path, argv: list[str]) -> None:
     """Mark `folder` as a demo's (so that the next demo may clear it), before the sweep writes anything."""
-    from s1eval.sidecar import write_text_atomic
+    from s1eval.atomic import write_text_atomic
 
     write_text_atomic(folder / DEMO_MARKER, json.dumps({"written_by": "s1eval demo", "sweep": argv}) + "\n")
 

@@ -14,8 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable
 
-# The atomic writers live in the leaf module s1eval.atomic; re-exported here for their older importers.
-from s1eval.atomic import write_bytes_atomic, write_jsonl_atomic, write_text_atomic  # noqa: F401
+from s1eval.atomic import write_jsonl_atomic
 from s1eval.budget.stats import collector_for
 from s1eval.grading import grading_items
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from s1eval.sidecar import write_jsonl_atomic
+from s1eval.atomic import write_jsonl_atomic
 
 log = logging.getLogger(__name__)
 

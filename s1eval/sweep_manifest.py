@@ -30,7 +30,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from s1eval.sidecar import write_text_atomic
+from s1eval.atomic import write_text_atomic
 
 MANIFEST = "sweep.json"
 MANIFEST_VERSION = 1

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from s1eval.data import read_jsonl
-from s1eval.sidecar import write_text_atomic
+from s1eval.atomic import write_text_atomic
 
 FIELDS = ("setting", "task", "budget", "ignores", "control", "n", "accuracy", "ci_low", "ci_high",
           "stats_n", "thinking_tokens_mean", "within_budget_share", "forced_share")

@@ -17,7 +17,7 @@ def test_atomic_writes_get_the_mode_of_any_new_file(tmp_path):
     import os
     import stat
 
-    from s1eval.sidecar import write_text_atomic
+    from s1eval.atomic import write_text_atomic
 
     path = tmp_path / "out" / "graded.jsonl"
     write_text_atomic(path, "x\n")

@@ -36,7 +36,7 @@ from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS
 from s1eval.grading.grade import Grade, grade_math_batch
 from s1eval.grading.judge import Judge, JudgeConfig, JudgeError, grader_id
 from s1eval.grading.pool import DEFAULT_TIMEOUT_S, WorkerPool
-from s1eval.sidecar import write_text_atomic
+from s1eval.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 

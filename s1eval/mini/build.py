@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from s1eval.mini.traces import TraceConfig
-from s1eval.sidecar import write_text_atomic
+from s1eval.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 TEACHER = TraceConfig()  # the teacher's slip and re-check rates
