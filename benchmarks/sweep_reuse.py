@@ -47,7 +47,7 @@ def separate_runs(model: Path, out: Path, limit: int) -> float:
 
 def sweep_run(model: Path, out: Path, limit: int) -> tuple[float, int]:
     """Run the sweep in this process, counting S1VLLM constructions."""
-    from s1eval import sweep
+    from s1eval.analysis import sweep
     from s1eval.models.vllm import S1VLLM
 
     built = []

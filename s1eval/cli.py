@@ -4,10 +4,10 @@
                              (a fallback for environments where the .pth autoload is disabled)
     s1eval grade ...         re-grade samples without regenerating (s1eval.grading.cli)
     s1eval demo [...]        budget forcing on the embedded tiny model, offline (s1eval.demo)
-    s1eval compare BASE NEW  paired per-question comparison of two runs; a regression gate (s1eval.compare)
-    s1eval report RUN...     runs beside the paper's numbers, with CIs and run records (s1eval.report)
-    s1eval stats SAMPLES     recompute thinking/answer tokens from any samples file (s1eval.stats_cli)
-    s1eval sweep ...         one model over a grid of budgets and ignores, resumable (s1eval.sweep)
+    s1eval compare BASE NEW  paired per-question comparison of two runs; a regression gate (s1eval.analysis.compare)
+    s1eval report RUN...     runs beside the paper's numbers, with CIs and run records (s1eval.analysis.report)
+    s1eval stats SAMPLES     recompute thinking/answer tokens from any samples file (s1eval.analysis.stats)
+    s1eval sweep ...         one model over a grid of budgets and ignores, resumable (s1eval.analysis.sweep)
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import sys
 
 USAGE = __doc__.split("\n\n", 1)[1]
 # Commands whose module has `main(argv) -> int`, imported only when called.
-MODULE_COMMANDS = {"compare": "s1eval.compare", "report": "s1eval.report", "stats": "s1eval.stats_cli",
-                   "sweep": "s1eval.sweep", "grade": "s1eval.grading.cli", "demo": "s1eval.demo"}
+MODULE_COMMANDS = {"compare": "s1eval.analysis.compare", "report": "s1eval.analysis.report",
+                   "stats": "s1eval.analysis.stats", "sweep": "s1eval.analysis.sweep", "grade": "s1eval.grading.cli",
+                   "demo": "s1eval.demo"}
 COMMANDS = ("lm-eval", *MODULE_COMMANDS)
 
 
@@ -58,7 +59,7 @@ def s1_argument_problem(args: list[str]) -> str | None:
         return None  # lm-eval reports its own parsing errors
     if known.model not in ("s1hf", "s1vllm", "s1api"):
         return None
-    from s1eval.sweep_checks import SweepArgumentError, check_gen_kwargs, check_model
+    from s1eval.analysis.sweep_checks import SweepArgumentError, check_gen_kwargs, check_model
 
     try:
         model_cls = check_model(known.model, dict(known.model_args or {}))

@@ -39,13 +39,13 @@ DEMO_MARKER = "s1eval_demo.json"
 
 def clear_output(folder: Path) -> list[str]:
     """Make room for a fresh demo in `folder`: only a previous demo's folder (its marker, DEMO_MARKER) is
-    cleared, and of it only what the sweep wrote (s1eval.sweep_manifest.OWN_ENTRIES) and the marker.
+    cleared, and of it only what the sweep wrote (s1eval.analysis.sweep_manifest.OWN_ENTRIES) and the marker.
 
     A sweep resumes finished settings; a demo starts afresh. Any other non-empty folder is refused: it may be
     the user's (`--output .`) or a real sweep's (`--output runs/sweep1`), and no command deletes what it did
     not write.
     """
-    from s1eval.sweep_manifest import remove_own_outputs
+    from s1eval.analysis.sweep_manifest import remove_own_outputs
 
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--output {folder} is a file; pass a folder")
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep = sweep_argv(args.model, args.output, args.budgets, args.ignores, args.limit, args.batch_size)
     print("mini-s1 (see s1eval/data/mini/model/MODEL_CARD.md): budget forcing on held-out s1_mini problems.\n"
           f"s1eval sweep {' '.join(sweep)}\n")
-    from s1eval import sweep as sweep_cmd
+    from s1eval.analysis import sweep as sweep_cmd
 
     write_marker(args.output, sweep)
     code = sweep_cmd.main(sweep)

@@ -1,7 +1,7 @@
 """Fingerprints of model folders: which weights, tokenizer and chat template produced a result.
 
 A resumed sweep or a cached request may be reused only when the model that produced it is the same
-(s1eval.sweep_manifest). A model named by a local folder is fingerprinted by its files: every small file
+(s1eval.analysis.sweep_manifest). A model named by a local folder is fingerprinted by its files: every small file
 (config, tokenizer, chat template, generation config: anything up to 32 MiB) is hashed whole, and each
 large weight file by its size and 16 evenly spaced 64 KiB samples, which any fine-tuning step changes
 throughout, so a 64 GB checkpoint costs 1 MiB of reads per file instead of a full pass; a model that is one

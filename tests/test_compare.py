@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from s1eval.cli import main as s1eval_main
-from s1eval.compare import main as compare_main
+from s1eval.analysis.compare import main as compare_main
 from tests.scaling.lmeval_fixtures import write_run
 
 TASK = "s1_aime24"

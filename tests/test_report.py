@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from s1eval.cli import main as s1eval_main
-from s1eval.report import load_paper, main as report_main, normalize, same_model
+from s1eval.analysis.report import load_paper, main as report_main, normalize, same_model
 from s1eval.scaling.statistics import wilson_interval
 from tests.scaling.lmeval_fixtures import write_run
 

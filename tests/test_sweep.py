@@ -58,7 +58,7 @@ def test_sweep_killed_and_resumed_matches_an_uninterrupted_run(tiny_ends, tmp_pa
 
 
 def test_control_baselines_are_a_grid_dimension():
-    from s1eval.sweep import build_parser, settings_of
+    from s1eval.analysis.sweep import build_parser, settings_of
 
     args = build_parser().parse_args(["--model", "s1hf", "--tasks", "s1_aime24", "--output", "x",
                                       "--controls", "token:512,step:16", "--max-tokens-thinking", "none,512"])

@@ -76,7 +76,7 @@ def test_a_sweep_folder_of_another_model_is_refused_and_a_moved_model_resumes(ti
 
 
 def test_a_folder_with_sweep_outputs_but_no_manifest_is_refused(tmp_path):
-    from s1eval.sweep_manifest import SweepFolderError, check_folder
+    from s1eval.analysis.sweep_manifest import SweepFolderError, check_folder
 
     (tmp_path / "settings" / "budget8_ignore0").mkdir(parents=True)
     with pytest.raises(SweepFolderError, match="no sweep.json"):
@@ -88,7 +88,7 @@ def test_a_folder_with_sweep_outputs_but_no_manifest_is_refused(tmp_path):
 
 
 def test_identity_differences_name_each_field_and_allow_new_tasks():
-    from s1eval.sweep_manifest import cache_key, differences
+    from s1eval.analysis.sweep_manifest import cache_key, differences
 
     old = {"seed": 0, "gen_kwargs": {"max_gen_toks": 64}, "tasks": {"a": {"version": 1}}}
     assert differences(old, {**old, "tasks": {"a": {"version": 1}, "b": {"version": 3}}}) == []
@@ -122,7 +122,7 @@ def test_fingerprint_sees_weights_and_template_but_not_where_a_folder_lies(tmp_p
 # ----------------------------------------------------------------------------- arguments checked before loading
 def _sweep_main(argv: list[str], monkeypatch) -> int:
     """`s1eval sweep` in process; the model's constructor may run its own argument checks, nothing heavier."""
-    from s1eval import sweep as sweep_mod
+    from s1eval.analysis import sweep as sweep_mod
 
     real_build = sweep_mod.build_model
 
@@ -202,8 +202,8 @@ def test_demo_replaces_only_what_a_previous_demo_wrote(tmp_path):
 
 def test_summary_reads_exactly_each_tasks_files(tmp_path):
     """samples_s1_aime24_* must not pick up samples_s1_aime24_maj_* (which sorts after it)."""
-    from s1eval.sweep import Setting
-    from s1eval.sweep_summary import setting_rows
+    from s1eval.analysis.sweep import Setting
+    from s1eval.analysis.sweep_summary import setting_rows
 
     folder = tmp_path / "m"
     folder.mkdir()
@@ -216,7 +216,7 @@ def test_summary_reads_exactly_each_tasks_files(tmp_path):
 
 
 def test_resources_and_secrets_are_not_identity():
-    from s1eval.sweep_checks import _decides_output
+    from s1eval.analysis.sweep_checks import _decides_output
 
     assert not any(_decides_output(k, "x") for k in ("gpu_memory_utilization", "api_key", "base_url", "batch_size"))
     assert _decides_output("dtype", "float32") and _decides_output("pretrained", "org/model")
@@ -241,7 +241,7 @@ def test_hub_models_are_identified_by_id_and_revision_and_files_by_their_digest(
 def test_a_groups_identity_covers_its_member_tasks():
     from types import SimpleNamespace
 
-    from s1eval.sweep_manifest import task_identity
+    from s1eval.analysis.sweep_manifest import task_identity
 
     def manager(prompt: str):
         index = {"grp": SimpleNamespace(cfg={"group": "grp", "task": ["a", "b"]}, yaml_path=None),
@@ -254,8 +254,8 @@ def test_a_groups_identity_covers_its_member_tasks():
 
 
 def test_the_summary_of_a_group_reads_its_member_tasks(tmp_path):
-    from s1eval.sweep import Setting
-    from s1eval.sweep_summary import write_summary
+    from s1eval.analysis.sweep import Setting
+    from s1eval.analysis.sweep_summary import write_summary
 
     setting = Setting(8, 0, "Wait")
     folder = tmp_path / "settings" / setting.name / "model"

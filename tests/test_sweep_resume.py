@@ -56,7 +56,7 @@ def scripted():
 
 
 def sweep(out, *extra):
-    from s1eval.sweep import main
+    from s1eval.analysis.sweep import main
 
     return main(["--model", NAME, "--tasks", "s1_aime24", "--limit", "3", "--max-tokens-thinking", "8,16",
                  "--ignores", "0", "--no-plot", "--output", str(out), *extra])

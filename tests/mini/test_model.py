@@ -63,7 +63,7 @@ def test_the_wheel_carries_the_model():
 
 def test_demo_runs_the_real_sweep_command_on_the_embedded_model(tmp_path, capsys):
     from s1eval import demo
-    from s1eval.sweep import build_parser
+    from s1eval.analysis.sweep import build_parser
 
     args = build_parser().parse_args(demo.sweep_argv(MODEL_DIR, tmp_path, demo.BUDGETS, demo.IGNORES, 40, 64))
     assert args.model == "s1hf" and args.tasks == ["s1_mini"] and f"pretrained={MODEL_DIR}" in args.model_args

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s1eval.report import MATCH_KEYS, load_paper
+from s1eval.analysis.report import MATCH_KEYS, load_paper
 from s1eval.scaling.metrics import Point, class_bounds, control, performance, scaling, step_bounds, token_bounds
 
 PAPER = load_paper()

@@ -3,7 +3,7 @@
 The backend name, model_args (unknown keys, local paths that do not exist, hub ids that cannot be reached
 offline; for s1api, a server that does not answer or does not serve the model), every setting's gen_kwargs
 as the backend will parse them, task names, the output folder (a file, or a folder holding another run:
-s1eval.sweep_manifest) and the plotting dependency. Each failure is
+s1eval.analysis.sweep_manifest) and the plotting dependency. Each failure is
 one `SweepArgumentError` line naming the value, what is allowed and the fix; nothing is written before all
 checks pass. Returns what the sweep needs next: the task manager (indexed once) and the sweep's identity.
 """
@@ -32,7 +32,7 @@ def check_arguments(args: argparse.Namespace, settings: Sequence[Any]) -> Checke
     """Validate the sweep's arguments (raises SweepArgumentError / SweepFolderError); build its identity."""
     from lm_eval.utils import simple_parse_args_string
 
-    from s1eval.sweep_manifest import check_folder
+    from s1eval.analysis.sweep_manifest import check_folder
 
     if not args.no_plot:
         _check_plotting()
@@ -51,10 +51,10 @@ def check_arguments(args: argparse.Namespace, settings: Sequence[Any]) -> Checke
 
 def sweep_identity(args: argparse.Namespace, model_args: dict[str, Any], extra: dict[str, Any],
                    task_manager: Any) -> dict[str, Any]:
-    """Everything that decides the sweep's responses and scores (s1eval.sweep_manifest says why each)."""
+    """Everything that decides the sweep's responses and scores (s1eval.analysis.sweep_manifest says why each)."""
     import s1eval
     from s1eval.grading import GRADER_VERSION
-    from s1eval.sweep_manifest import task_identity
+    from s1eval.analysis.sweep_manifest import task_identity
 
     revision = model_args.get("revision")
     identity = {

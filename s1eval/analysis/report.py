@@ -33,7 +33,7 @@ RECORD_KEYS = ("s1eval_version", "budget_semantics_version", "backend", "version
 
 def paper_path() -> Path:
     """results/paper.yaml of a checkout, or the copy shipped in the wheel as s1eval/paper.yaml."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the s1eval package
     for candidate in (here / "paper.yaml", here.parent / "results" / "paper.yaml"):
         if candidate.exists():
             return candidate

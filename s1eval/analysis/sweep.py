@@ -7,7 +7,7 @@
 The paper's control baselines are one more grid dimension, e.g. token-conditional with and
 without budget forcing: `--controls token:1024,token:2048 --max-tokens-thinking none`.
 
-Everything that can be checked is checked before the model loads (s1eval.sweep_checks): a bad
+Everything that can be checked is checked before the model loads (s1eval.analysis.sweep_checks): a bad
 argument is one line and exit status 2, and leaves nothing behind. The model is then constructed
 once for the whole grid (a 32B model takes minutes to load) and only if some setting is still
 unfinished. Each setting writes lm-eval's own outputs (results, samples) and our statistics sidecar
@@ -16,9 +16,9 @@ thinking tokens, share forced, time). A rerun skips finished settings and says s
 of an interrupted setting are kept in lm-eval's request cache (`OUTPUT/request_cache/`) with their
 statistics, so a crash mid-setting loses nothing either. Both are reused only for the same run:
 `OUTPUT/sweep.json` records the sweep's identity (model fingerprint, model_args, gen_kwargs, seed,
-task configurations, ...; s1eval.sweep_manifest) and a rerun that differs is refused, naming the
+task configurations, ...; s1eval.analysis.sweep_manifest) and a rerun that differs is refused, naming the
 differences. The summary (CSV + JSON), the paper's metrics and the scaling plot are rebuilt from the
-files on disk after every setting (s1eval.sweep_summary).
+files on disk after every setting (s1eval.analysis.sweep_summary).
 """
 
 from __future__ import annotations
@@ -214,9 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     from s1eval import _autoload
 
     _autoload.install(force=True)  # our models, tasks and the statistics sidecar
-    from s1eval.sweep_checks import SweepArgumentError, check_arguments
-    from s1eval.sweep_manifest import SweepFolderError, cache_key, write_manifest
-    from s1eval.sweep_summary import done_record, progress_line, write_summary
+    from s1eval.analysis.sweep_checks import SweepArgumentError, check_arguments
+    from s1eval.analysis.sweep_manifest import SweepFolderError, cache_key, write_manifest
+    from s1eval.analysis.sweep_summary import done_record, progress_line, write_summary
 
     settings = settings_of(args)
     try:
