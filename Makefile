@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c const
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-fast bench venv clean mini-s1 mini-fast
+.PHONY: demo test test-fast lint bench venv clean mini-s1 mini-fast
 
 venv: $(STAMP)
 
@@ -50,6 +50,10 @@ test: venv
 # The edit loop: everything but the tests that start an engine or a subprocess (`slow`) and the GPU-only ones.
 test-fast: venv
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not gpu"
+
+# ruff over the whole checkout, with the rules in pyproject.toml ([tool.ruff]); .ci/run runs it.
+lint: venv
+	$(BIN)/ruff check .
 
 bench: venv
 	$(BIN)/python benchmarks/bf_overhead.py
