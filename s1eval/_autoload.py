@@ -9,7 +9,12 @@ torch). The finder watches four modules and, right after each finishes importing
   wait for this module, because `lm_eval.api.registry.get_model` imports `lm_eval.models` (and with
   it every built-in model) only while the registry is empty: registering first would hide them all.
 * `lm_eval.tasks.manager`: every `TaskManager` also indexes `task_dir()`, after lm-eval's own tasks
-  and before the caller's `include_path`, so a user's local task still overrides ours.
+  and before the caller's `include_path`, so a user's local task still overrides ours. And what its
+  `load` and `load_task_or_group` build goes through `s1eval.grading.hooks.check_tasks`, the checks
+  of a task that grades with s1eval's hooks which need the whole task config (lm-eval hands no hook
+  the task): its metadata's grading settings are those its documents carry, and a sampling task's
+  take_first_k filter and metric_list match its repeats; a failed check refuses the task before any
+  generation. Only once that module is imported: a task that names its hooks has imported it.
 * `lm_eval.loggers.evaluation_tracker`: before `save_results_aggregated` writes the results JSON,
   `s1eval.sidecar.take_stats_key` notes which s1 model's statistics this run's are (the key its
   `get_model_info` put in the results: each model instance keeps its own, s1eval.budget.stats).
@@ -29,7 +34,7 @@ The hook steps aside where lm-eval discovers plugins itself, detected by feature
 models when `lm_eval.api.registry.load_plugins` exists (upstream PR #4013, which reads the
 `lm_eval.models` entry points that pyproject.toml declares), tasks when lm-eval's task modules
 expose a plugin loader or `TaskManager.__init__` mentions plugins or entry points (PR #4015, open
-at the time of writing). The sidecar patch stays, since no plugin mechanism covers it.
+at the time of writing). The sidecar patch and the task checks stay, since no plugin mechanism covers them.
 """
 
 import os
@@ -200,6 +205,43 @@ def patch_task_manager(cls) -> bool:
     return True
 
 
+def _check_loaded(loaded) -> None:
+    hooks = sys.modules.get("s1eval.grading.hooks")
+    if hooks is None:  # no task that grades with s1eval's hooks was built: its YAML would have imported them
+        return
+    try:
+        hooks.check_tasks(loaded)
+    except ValueError:
+        raise  # a refused task: the caller must see it, before any generation
+    except Exception as exc:  # a broken check must not cost a run that it would have passed
+        _log().warning("s1eval: task checks did not run: %r", exc, exc_info=True)
+
+
+def patch_task_checks(cls) -> bool:
+    """Run s1eval.grading.hooks.check_tasks on what `cls` (TaskManager) `load`s; False if already done."""
+    import functools
+
+    patched = False
+    for attr in ("load", "load_task_or_group"):
+        original = getattr(cls, attr, None)
+        if original is None or getattr(original, _MARK, False):
+            continue
+
+        def wrap(original):
+            @functools.wraps(original)
+            def method(self, *args, **kwargs):
+                loaded = original(self, *args, **kwargs)
+                _check_loaded(loaded)
+                return loaded
+
+            setattr(method, _MARK, True)
+            return method
+
+        setattr(cls, attr, wrap(original))
+        patched = True
+    return patched
+
+
 def _notify_sidecar(tracker, task_name, samples) -> None:
     try:
         from s1eval.sidecar import on_samples_saved
@@ -297,7 +339,8 @@ def patch_caching_lm(cls) -> bool:
 HOOKS = {
     "lm_eval.models": lambda module: register_models(),
     "lm_eval.api.model": lambda module: patch_caching_lm(module.CachingLM),
-    "lm_eval.tasks.manager": lambda module: patch_task_manager(module.TaskManager),
+    "lm_eval.tasks.manager": lambda module: [patch_task_checks(module.TaskManager),
+                                             patch_task_manager(module.TaskManager)],
     "lm_eval.loggers.evaluation_tracker": lambda module: patch_tracker(module.EvaluationTracker),
 }
 

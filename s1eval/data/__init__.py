@@ -2,15 +2,20 @@
 
 The JSONL files beside this module are verbatim copies of public data (provenance and licence in README.md);
 GPQA is never shipped (see `s1eval.data.gpqa`). lm-eval calls a loader with the task's metadata merged with
-the `--metadata` of the command line (and the model arguments), so every loader accepts `**kwargs` and reads
-only its own keys:
+the `--metadata` of the command line (and the model arguments), so every loader accepts `**metadata` and reads
+only its own keys (`gpqa_diamond` and `s1_mini` wrap the loaders of `s1eval.data.gpqa` and `s1eval.mini.data`):
 
 - ``<bench>_data``: a local ``.jsonl``/``.json``/``.csv``/``.parquet`` file or a hub dataset id, replacing the
   shipped copy (``aime24_data``, ``aime25_data``, ``math500_data``). ``.jsonl`` and ``.csv`` are read with the
   standard library, so nothing is copied into the Hugging Face cache (``datasets.load_dataset("csv")`` would write
   an Arrow copy of the whole file there on every run: for GPQA, questions and explanations in plain text); CSV
   cells stay strings. ``.json`` and ``.parquet`` go through `datasets`;
-- ``<bench>_config`` / ``<bench>_split``: hub config and split (defaults: none / ``train``).
+- ``<bench>_config`` / ``<bench>_split``: hub config and split (defaults: none / ``train``);
+- ``answer_delimiters`` and ``judge``: the grading settings. Every loader resolves and validates them
+  (`s1eval.grading.hooks.grading_settings`: a bad value, or an unset judge API key variable, fails when lm-eval
+  builds the task) and, when they are not the defaults, writes them into each document under ``s1_grading``,
+  where the task's ``process_results`` reads them (`s1eval.grading.hooks.attach_settings`; with the defaults the
+  documents are unchanged). lm-eval hands the metadata to the loader only, so this is how they reach the grader.
 
 Rows are normalised to ``problem`` and ``answer`` columns (case-insensitive ``Problem``/``question`` and
 ``Answer`` are accepted), other columns are kept.
@@ -126,22 +131,56 @@ def _as_dataset(rows: list[dict[str, Any]]) -> Any:
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
 
 
-def aime24(**kwargs: Any) -> Any:
+def _grading(metadata: dict[str, Any], name: str, judged: bool = True) -> Any:
+    """The metadata's grading settings, validated (before any data is loaded)."""
+    from s1eval.grading.hooks import grading_settings
+
+    return grading_settings(metadata, name=name, judged=judged)
+
+
+def _with_grading(dataset: Any, settings: Any) -> Any:
+    from s1eval.grading.hooks import attach_settings
+
+    return attach_settings(dataset, settings)
+
+
+def aime24(**metadata: Any) -> Any:
     """AIME 2024 without figures (the variant the s1 paper reports): `[asy]` blocks are removed."""
-    rows = benchmark_rows("aime24", **kwargs)
-    return _as_dataset([{**r, "problem": strip_figures(r["problem"])} for r in rows])
+    grading = _grading(metadata, "aime24")
+    rows = benchmark_rows("aime24", **metadata)
+    return _with_grading(_as_dataset([{**r, "problem": strip_figures(r["problem"])} for r in rows]), grading)
 
 
-def aime24_figures(**kwargs: Any) -> Any:
+def aime24_figures(**metadata: Any) -> Any:
     """AIME 2024 with the Asymptote figure code left in the problem text."""
-    return _as_dataset(benchmark_rows("aime24", **kwargs))
+    grading = _grading(metadata, "aime24_figures")
+    return _with_grading(_as_dataset(benchmark_rows("aime24", **metadata)), grading)
 
 
-def aime25(**kwargs: Any) -> Any:
+def aime25(**metadata: Any) -> Any:
     """AIME 2025 I and II."""
-    return _as_dataset(benchmark_rows("aime25", **kwargs))
+    grading = _grading(metadata, "aime25")
+    return _with_grading(_as_dataset(benchmark_rows("aime25", **metadata)), grading)
 
 
-def math500(**kwargs: Any) -> Any:
+def math500(**metadata: Any) -> Any:
     """MATH500, the PRM800K test split."""
-    return _as_dataset(benchmark_rows("math500", **kwargs))
+    grading = _grading(metadata, "math500")
+    return _with_grading(_as_dataset(benchmark_rows("math500", **metadata)), grading)
+
+
+def gpqa_diamond(**metadata: Any) -> Any:
+    """`custom_dataset` of s1_gpqa_diamond: `s1eval.data.gpqa.gpqa_diamond` with the grading settings (GPQA's
+    letters use the answer delimiters, never the judge)."""
+    from s1eval.data import gpqa
+
+    grading = _grading(metadata, "gpqa_diamond", judged=False)
+    return _with_grading(gpqa.gpqa_diamond(**metadata), grading)
+
+
+def s1_mini(**metadata: Any) -> Any:
+    """`custom_dataset` of s1_mini: `s1eval.mini.data.s1_mini` with the grading settings."""
+    from s1eval.mini import data as mini_data
+
+    grading = _grading(metadata, "s1_mini")
+    return _with_grading(mini_data.s1_mini(**metadata), grading)

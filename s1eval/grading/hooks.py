@@ -1,4 +1,4 @@
-"""lm-eval hooks: `process_results` functions, aggregations and the `process_docs` check of the `s1_*` task YAMLs.
+"""lm-eval hooks: `process_results` functions, aggregations, and the grading settings of the `s1_*` task YAMLs.
 
 Each `process_results` returns two metrics:
 - ``exact_match``: 1 or 0 (aggregated by mean, the number reported);
@@ -14,23 +14,42 @@ Grading settings come from the task's metadata: the YAML ``metadata:`` block, ov
 - ``judge``: an optional LLM judge for math answers Math-Verify calls wrong (`s1eval.grading.judge`; off by
   default, ignored by GPQA, whose letters compare exactly).
 
-lm-eval calls `process_results(doc, results)` without the task, so the hooks take the task from the calling frame
-(`ConfigurableTask.process_results` / `test_docs`, whose ``self`` is the task; tests/test_tasks.py checks this
-against the installed lm-eval). Called outside lm-eval (no task), they grade with the defaults.
+How they reach the grader: lm-eval hands a task's metadata to one place only, the task's ``custom_dataset`` loader
+(``ConfigurableTask.download`` calls ``custom_dataset(**metadata, **dataset_kwargs)``), and calls
+``process_results(doc, results)`` with nothing but the document and the responses. So every s1 loader
+(`s1eval.data`) resolves the settings with `grading_settings` (which validates them: a bad ``answer_delimiters``
+or ``judge`` block, or for the math tasks an unset API key variable, fails when lm-eval builds the task, before
+any generation) and hands them to `attach_settings`, which writes them into every document under the key
+``s1_grading`` (`GRADING_KEY`): ``{"answer_delimiters": [...], "judge": {...} or null}``, but only when they
+differ from the defaults. `process_results` reads them from the document (`doc_settings`); a document without the
+key is graded with the defaults. A run with the default settings therefore has exactly the documents (and
+lm-eval's ``doc_hash``) it had before the key existed; a run with other settings logs them with every sample, and
+its ``doc_hash`` differs from a default run's (``s1eval compare`` will not pair the two). A loader of your own for
+a task that grades with these hooks does the same: ``attach_settings(dataset, grading_settings(metadata,
+name="my_task"))``. ``s1_grading`` is a reserved column name.
 
-`check_docs` is every task's ``process_docs``: it returns the documents unchanged, and when lm-eval builds the task
-(before any generation) it validates those settings (a bad ``judge`` block or an unset API key variable fails then,
-not after hours of generation) and, for the sampling tasks, that the ``take_first_k`` filter keeps exactly
-``repeats`` responses and that ``metric_list`` lists maj/cov/pass@k for exactly the k of `voting.ks_for(repeats)`.
+Checks that need the whole task config (`check_tasks`, `check_task`): lm-eval passes no hook the task, so
+s1eval's TaskManager patch (`s1eval._autoload`, installed by the ``.pth`` autoload hook and by ``s1eval lm-eval``)
+runs them on every task that ``TaskManager.load`` / ``load_task_or_group`` builds (``lm_eval``, ``get_task_dict``)
+and that grades with these hooks, before any generation: the grading settings of the task's metadata must be the
+ones its documents carry (a variant whose own loader does not attach them would otherwise be graded with the
+defaults), and a sampling task's ``take_first_k`` filter must keep exactly ``repeats`` responses and its
+``metric_list`` list maj/cov/pass@k for exactly the k of `voting.ks_for(repeats)`; such a task's
+``process_results`` then also refuses a document with another number of responses. Without the patch (plain
+``lm_eval`` under ``S1EVAL_NO_AUTOLOAD=1``, or a task object built by hand) these checks do not run; the loaders'
+checks do.
+
+`check_docs` is every task's ``process_docs``: it returns the documents unchanged, after checking that the
+grading settings they carry, if any, parse.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from s1eval.grading import GRADER_VERSION
@@ -40,7 +59,10 @@ from s1eval.grading.judge import Judge, JudgeConfig, grader_id, judge_for
 
 log = logging.getLogger(__name__)
 
+GRADING_KEY = "s1_grading"  # the document key that carries non-default grading settings
+_GRADERS = ("process_aime", "process_math", "process_gpqa", "process_aime_samples", "process_math_samples")
 _SAMPLE_HOOKS = ("process_aime_samples", "process_math_samples")
+_COUNTED = "__s1eval_counted__"  # marks a sampling task's process_results that checks the number of responses
 _logged: set[str] = set()
 
 
@@ -54,6 +76,11 @@ class GradingSettings:
 
     def judge_client(self) -> Judge | None:
         return judge_for(self.judge) if self.judge is not None else None
+
+    def as_doc_value(self) -> dict[str, Any]:
+        """The ``s1_grading`` value of a document: `settings_from_metadata` reads it back to these settings."""
+        return {"answer_delimiters": list(self.delimiters),
+                "judge": None if self.judge is None else asdict(self.judge)}
 
 
 DEFAULT_SETTINGS = GradingSettings()
@@ -86,31 +113,6 @@ def settings_from_metadata(metadata: Mapping[str, Any] | None) -> GradingSetting
     return GradingSettings(delimiters, judge)
 
 
-def _calling_task() -> Any:
-    """The lm-eval task whose method called this hook, or None (a direct call, outside lm-eval)."""
-    task_module = sys.modules.get("lm_eval.api.task")
-    if task_module is None:
-        return None
-    frame = sys._getframe(2)
-    for _ in range(6):
-        if frame is None:
-            return None
-        obj = frame.f_locals.get("self")
-        if isinstance(obj, task_module.Task):
-            return obj
-        frame = frame.f_back
-    return None
-
-
-def _settings(task: Any) -> GradingSettings:
-    if task is None:
-        return DEFAULT_SETTINGS
-    try:
-        return settings_from_metadata(getattr(task.config, "metadata", None))
-    except ValueError as err:
-        raise ValueError(f"{task.config.task}: {err}") from None
-
-
 def _once(message: str, *args: Any) -> None:
     key = message % args
     if key not in _logged:
@@ -118,9 +120,62 @@ def _once(message: str, *args: Any) -> None:
         log.info(message, *args)
 
 
-# ---------------------------------------------------------------------------------------------- process_docs
+def grading_settings(metadata: Mapping[str, Any] | None, *, name: str, judged: bool = True) -> GradingSettings:
+    """The grading settings of a loader's metadata, validated: what a ``custom_dataset`` loader calls first.
+
+    A bad setting is a ValueError naming `name`; with a judge and `judged` (math answers, where the judge is
+    consulted), an unset API key variable fails now, before any generation. GPQA passes ``judged=False``."""
+    try:
+        settings = settings_from_metadata(metadata)
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+    if settings.judge is not None:
+        if judged:
+            settings.judge.api_key()
+            _once("%s: LLM judge %s at %s for answers Math-Verify calls wrong", name, settings.judge.model,
+                  settings.judge.url)
+        else:
+            _once("%s: the judge is not used for multiple-choice letters", name)
+    return settings
+
+
+def attach_settings(dataset: Any, settings: GradingSettings) -> Any:
+    """`dataset` with `settings` in every document under ``s1_grading``; unchanged when they are the defaults.
+
+    `dataset` is what a ``custom_dataset`` loader returns: a `datasets.DatasetDict` (or any mapping of splits),
+    a `datasets.Dataset`, or a list of dicts."""
+    if settings == DEFAULT_SETTINGS:
+        return dataset
+    return _with_settings(dataset, settings.as_doc_value())
+
+
+def _with_settings(dataset: Any, value: dict[str, Any]) -> Any:
+    if isinstance(dataset, Mapping):
+        return type(dataset)({split: _with_settings(docs, value) for split, docs in dataset.items()})
+    if isinstance(dataset, list):
+        if any(GRADING_KEY in doc for doc in dataset):
+            raise ValueError(f"the data has a {GRADING_KEY!r} field, a name s1eval reserves for grading settings")
+        return [{**doc, GRADING_KEY: value} for doc in dataset]
+    if GRADING_KEY in dataset.column_names:
+        raise ValueError(f"the data has a {GRADING_KEY!r} column, a name s1eval reserves for grading settings")
+    return dataset.add_column(GRADING_KEY, [value] * len(dataset))
+
+
+def doc_settings(doc: Mapping[str, Any]) -> GradingSettings:
+    """The grading settings a document carries (`attach_settings`); the defaults when it carries none."""
+    value = doc.get(GRADING_KEY) if isinstance(doc, Mapping) else None
+    if value is None:
+        return DEFAULT_SETTINGS
+    try:
+        return settings_from_metadata(value)
+    except ValueError as err:
+        raise ValueError(f"the document's {GRADING_KEY} is not valid: {err}") from None
+
+
+# ---------------------------------------------------------------------------------------------- task checks
 def _metric_names(config: Any) -> list[str]:
-    return [m["metric"] for m in (config.metric_list or []) if isinstance(m, Mapping) and isinstance(m.get("metric"), str)]
+    return [m["metric"] for m in (config.metric_list or [])
+            if isinstance(m, Mapping) and isinstance(m.get("metric"), str)]
 
 
 def check_sampling_config(config: Any) -> None:
@@ -136,7 +191,8 @@ def check_sampling_config(config: Any) -> None:
     if ks[0] != repeats:
         raise ValueError(f"{name}: take_first_k keeps k={ks[0]} responses but repeats is {repeats}; set the "
                          f"filter's k to {repeats} (and list maj/cov/pass@k for k in {ks_for(repeats)})")
-    expected = {"exact_match", "mean_acc", "grading"} | {f"{m}@{k}" for m in ("maj", "cov", "pass") for k in ks_for(repeats)}
+    expected = {"exact_match", "mean_acc", "grading"}
+    expected |= {f"{m}@{k}" for m in ("maj", "cov", "pass") for k in ks_for(repeats)}
     listed = set(_metric_names(config))
     missing, extra = sorted(expected - listed), sorted(listed - expected)
     if missing or extra:
@@ -144,21 +200,84 @@ def check_sampling_config(config: Any) -> None:
                          f"missing {missing}, not produced {extra}")
 
 
+def _grader(config: Any) -> str | None:
+    """The name of this module's `process_results` hook that `config` names, or None."""
+    hook = getattr(config, "process_results", None)
+    name = getattr(hook, "__name__", None)
+    return name if getattr(hook, "__module__", None) == __name__ and name in _GRADERS else None
+
+
+def _count_responses(process: Any, name: str, repeats: int) -> Any:
+    @functools.wraps(process)
+    def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, Any]:
+        got = len(_responses(results))
+        if got != repeats:
+            raise ValueError(f"{name}: got {got} responses for a document but repeats is {repeats}; the "
+                             "take_first_k filter's k must equal repeats")
+        return process(doc, results)
+
+    setattr(process_results, _COUNTED, True)
+    return process_results
+
+
+def check_task(task: Any) -> None:
+    """The build-time checks of one lm-eval task that grades with these hooks (others pass untouched).
+
+    Raises ValueError when the task's metadata asks for grading settings its documents do not carry, and for a
+    sampling task whose filter or metric_list does not match ``repeats`` (`check_sampling_config`); a sampling
+    task that passes gets a ``process_results`` that also refuses a document with other than ``repeats``
+    responses."""
+    config = getattr(task, "config", None)
+    hook = _grader(config)
+    if hook is None:
+        return
+    name = config.task
+    try:
+        wanted = settings_from_metadata(getattr(config, "metadata", None))
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+    docs = getattr(task, "task_docs", None)
+    if docs is not None and len(docs) > 0:
+        carried = doc_settings(docs[0])
+        if carried != wanted:
+            raise ValueError(
+                f"{name}: the task's metadata asks for grading settings {wanted.as_doc_value()} but its documents "
+                f"carry {carried.as_doc_value()}; lm-eval hands the metadata only to the task's custom_dataset "
+                "loader: use an s1eval.data loader, or have yours return attach_settings(dataset, "
+                "grading_settings(metadata, name=...)) (s1eval.grading.hooks)")
+    if hook in _SAMPLE_HOOKS:
+        check_sampling_config(config)
+        if not getattr(task.process_results, _COUNTED, False):
+            task.process_results = _count_responses(task.process_results, name, int(config.repeats or 1))
+
+
+def check_tasks(loaded: Any) -> None:
+    """`check_task` on every lm-eval task in what ``TaskManager.load`` / ``load_task_or_group`` returned."""
+    from lm_eval.api.task import Task
+
+    seen: set[int] = set()
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, Task):
+            if id(obj) not in seen:
+                seen.add(id(obj))
+                check_task(obj)
+        elif isinstance(obj, Mapping):
+            for value in obj.values():
+                walk(value)
+        elif isinstance(obj, (list, tuple)):
+            for value in obj:
+                walk(value)
+
+    walk(loaded)
+
+
+# ---------------------------------------------------------------------------------------------- process_docs
 def check_docs(dataset: Any) -> Any:
-    """`process_docs` of every s1 task: the documents unchanged, after validating the task's grading settings."""
-    task = _calling_task()
-    if task is not None:
-        settings = _settings(task)
-        hook = getattr(task.config.process_results, "__name__", "")
-        if settings.judge is not None:
-            if hook == "process_gpqa":
-                _once("%s: the judge is not used for multiple-choice letters", task.config.task)
-            else:
-                settings.judge.api_key()  # an unset key variable fails now, before generation
-                _once("%s: LLM judge %s at %s for answers Math-Verify calls wrong", task.config.task,
-                      settings.judge.model, settings.judge.url)
-        if hook in _SAMPLE_HOOKS:
-            check_sampling_config(task.config)
+    """`process_docs` of every s1 task: the documents unchanged, after checking the grading settings they carry."""
+    first = next(iter(dataset), None) if dataset is not None else None
+    if isinstance(first, Mapping):
+        doc_settings(first)
     return dataset
 
 
@@ -174,7 +293,7 @@ def _first(results: Sequence[str]) -> str:
 
 
 def _grade_one(doc: dict[str, Any], results: Sequence[str], kind: str) -> dict[str, Any]:
-    settings = _settings(_calling_task())
+    settings = doc_settings(doc)
     judge = settings.judge_client()
     grade = grade_math(_first(results), str(doc["answer"]), kind=kind, delimiters=settings.delimiters, judge=judge)
     return _metrics(grade, judge)
@@ -201,23 +320,22 @@ def process_gpqa(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
     """GPQA: the chosen letter against the gold letter; no letter named means wrong and unextracted."""
     from s1eval.grading.gpqa import grade_choice
 
-    settings = _settings(_calling_task())
+    settings = doc_settings(doc)
     grade = grade_choice(_first(results), str(doc["answer"]), doc.get("choices"), settings.delimiters)
     return _metrics(grade, None)
+
+
+def _responses(results: Sequence[Any]) -> list[Any]:
+    # With repeats and a take_first_k filter, lm-eval passes [[r_1, ..., r_k]]; without one, [r_1, ...].
+    return list(results[0]) if results and isinstance(results[0], (list, tuple)) else list(results)
 
 
 def _process_samples(doc: dict[str, Any], results: Sequence[str], kind: str) -> dict[str, Any]:
     from s1eval.grading.voting import sample_metrics
 
-    task = _calling_task()
-    settings = _settings(task)
+    settings = doc_settings(doc)
     judge = settings.judge_client()
-    # With repeats and a take_first_k filter, lm-eval passes [[r_1, ..., r_k]]; without one, [r_1, ...].
-    responses = list(results[0]) if results and isinstance(results[0], (list, tuple)) else list(results)
-    if task is not None and len(responses) != int(task.config.repeats or 1):
-        raise ValueError(f"{task.config.task}: got {len(responses)} responses for a document but repeats is "
-                         f"{task.config.repeats}; the take_first_k filter's k must equal repeats")
-    grades = grade_math_batch([(str(r), str(doc["answer"])) for r in responses], kind=kind,
+    grades = grade_math_batch([(str(r), str(doc["answer"])) for r in _responses(results)], kind=kind,
                               delimiters=settings.delimiters, judge=judge)
     metrics: dict[str, Any] = dict(sample_metrics(grades, kind))
     version = grader_id(GRADER_VERSION, judge)
