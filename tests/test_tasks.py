@@ -235,6 +235,11 @@ def test_sampling_tasks_keep_all_repeats(tmp_path):
              "      - function: take_first_k\n        k: 4\n" + _metric_list([1, 2, 4]))
     with pytest.raises(ValueError, match=r"take_first_k keeps k=64 responses but repeats is 16"):
         _build(["maj_k_mismatch"], extra_dir=tmp_path)
+    from lm_eval.tasks import TaskManager
+
+    manager = TaskManager(include_path=[str(TASKS), str(tmp_path)], include_defaults=False)
+    with pytest.raises(ValueError, match=r"take_first_k keeps k=64 responses but repeats is 16"):
+        manager.load(["maj_k_mismatch"])  # TaskManager.load, lm-eval's newer entry point, checks too
     with pytest.raises(ValueError, match=r"metric_list does not match repeats=4 .*not produced \['cov@16'"):
         _build(["maj_metrics_mismatch"], extra_dir=tmp_path)
     task = _build(["maj_4"], extra_dir=tmp_path)["maj_4"]
