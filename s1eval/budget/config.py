@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from s1eval.budget.control import parse_control, step_delimiters
+from s1eval.budget.errors import BudgetConfigError
+from s1eval.budget.sampling import SAMPLING_PARAMS, check_overrides
 
 # The delimiter presets. `s1` is the paper's (Qwen chat-format special tokens); `think_tags` is
 # the R1 / Qwen3 family. A preset is chosen by the user, never inferred from a model name.
@@ -60,17 +62,8 @@ PRESETS: dict[str, dict[str, str]] = {
     },
 }
 
-# Sampling parameters that may be overridden for the thinking phase as `<param>_thinking`.
-SAMPLING_PARAMS = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "do_sample",
-    "repetition_penalty",
-    "presence_penalty",
-    "frequency_penalty",
-)
+# The sampling parameters that may be overridden for the thinking phase as `<param>_thinking` are
+# s1eval.budget.sampling's SAMPLING_PARAMS.
 
 FORK_KEYS = (
     "max_tokens_thinking",
@@ -99,10 +92,6 @@ _ACTIVATING = set(FORK_KEYS) | {"min_tokens_thinking", "control"} | set(THINKING
 MIN_TOKENS_METHODS = ("append", "mask")
 
 
-class BudgetConfigError(ValueError):
-    """A budget-forcing generation kwarg is unknown or has an invalid value."""
-
-
 @dataclass(frozen=True)
 class BudgetConfig:
     """What one request's budget forcing does. Immutable; built by `parse_gen_kwargs`."""
@@ -123,7 +112,7 @@ class BudgetConfig:
     forced_answer_prefix: str = "Final Answer:"
     answer_reserve: int = 100
     delimiters: str = "s1"
-    thinking_sampling: Mapping[str, Any] = field(default_factory=dict)
+    thinking_sampling: Mapping[str, Any] = field(default_factory=dict)  # typed `<key>_thinking` overrides
     control: tuple[str, int | str] | None = None  # e.g. ("token", 1024); see control.py
 
     @property
@@ -247,7 +236,8 @@ def _build(ours: dict[str, Any]) -> BudgetConfig:
         ),
         answer_reserve=_as_int("answer_reserve", ours.get("answer_reserve", 100)),
         delimiters=preset_name,
-        thinking_sampling={k[: -len("_thinking")]: v for k, v in ours.items() if k in THINKING_OVERRIDES},
+        thinking_sampling=check_overrides({k[: -len("_thinking")]: v for k, v in ours.items()
+                                           if k in THINKING_OVERRIDES}),
         control=control,
     )
     _check_combinations(cfg)

@@ -13,8 +13,10 @@ request API, an async HTTP pool) implement `submit` / `poll` directly.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
-from typing import Any, Hashable, Literal, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Hashable, Literal, Sequence
+
+from s1eval.budget.sampling import GREEDY, Sampling
 
 Finish = Literal["stop", "length"]
 
@@ -25,8 +27,8 @@ class Continuation:
 
     Generation stops at any id in `stop_token_ids` (the id is returned as the last new token) or
     when the decoded new text contains one of `stop_strings` (the tokens through the one that
-    completes it are returned). `sampling` holds engine-neutral parameters (temperature, top_p,
-    top_k, ...); empty or temperature 0 is greedy.
+    completes it are returned). `sampling` is engine-neutral (s1eval.budget.sampling, which also
+    translates it for each engine); the default is greedy.
 
     `min_new` is vLLM's `min_tokens`, which every backend follows: stop ids are masked until
     `min_new` new tokens exist, and a stop string counts only where an occurrence ends after the
@@ -40,7 +42,7 @@ class Continuation:
     stop_token_ids: frozenset[int]
     stop_strings: tuple[str, ...] = ()
     min_new: int = 0
-    sampling: Mapping[str, Any] = field(default_factory=dict)
+    sampling: Sampling = GREEDY
     seed: int | None = None
 
 
@@ -52,25 +54,6 @@ class Step:
     finish: Finish
     matched_stop: int | str | None = None
     cached_tokens: int = 0  # prompt tokens the engine did not recompute (prefix / KV cache)
-
-
-# Sampling keys that change greedy decoding too: they reshape the logits before the argmax (the
-# others, temperature, top_p, top_k and min_p, matter only when sampling). presence_penalty and
-# frequency_penalty count the tokens of the current continuation only: each round is one.
-PENALTIES = ("repetition_penalty", "presence_penalty", "frequency_penalty")
-
-
-def penalties(sampling: Mapping[str, Any]) -> dict[str, Any]:
-    """The penalties a continuation sets (greedy or not)."""
-    return {k: sampling[k] for k in PENALTIES if sampling.get(k) is not None}
-
-
-def is_greedy(sampling: Mapping[str, Any]) -> bool:
-    """Greedy unless sampling is asked for with a positive temperature (lm-eval's convention)."""
-    temperature = float(sampling.get("temperature", 0.0) or 0.0)
-    if sampling.get("do_sample") is False:
-        return True
-    return temperature <= 0.0
 
 
 def stop_occurrence(text: str, stops: Sequence[str], after: int = 0) -> tuple[str, int, int] | None:

@@ -41,13 +41,14 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, Hashable
 
 from s1eval.budget.codec import Codec
 from s1eval.budget.config import BudgetConfig
 from s1eval.budget.engine import Continuation, Step, stop_occurrence
 from s1eval.budget.planning import plan_budget
+from s1eval.budget.sampling import GREEDY, Sampling
 from s1eval.budget.seeds import derive_seed
 from s1eval.budget.stats import RequestStats
 
@@ -69,7 +70,7 @@ class RequestSpec:
     config: BudgetConfig | None  # None: plain generation, no thinking phase
     max_gen: int  # generation allowance after fitting to the context (see planning.py)
     until: tuple[str, ...] = ()
-    sampling: Mapping[str, Any] = field(default_factory=dict)
+    sampling: Sampling = GREEDY  # the answer phase's (and plain generation's); see s1eval.budget.sampling
     seed: int | None = None
     task: str | None = None
     doc_id: int | None = None
@@ -118,11 +119,8 @@ class RequestMachine:
             atomic = self.codec.atomic_id(stop)
             (stop_ids.add(atomic) if atomic is not None else stop_strings.append(stop))
         self.think_stop_ids, self.think_stop_strings = frozenset(stop_ids), tuple(stop_strings)
-        self.think_sampling = {**self.spec.sampling, **cfg.thinking_sampling}
-        # lm-eval sets do_sample=False on greedy tasks; temperature_thinking=0.7 alone must still
-        # sample the thinking phase (as in the fork), not be silently overruled by that flag.
-        if "temperature" in cfg.thinking_sampling and "do_sample" not in cfg.thinking_sampling:
-            self.think_sampling["do_sample"] = float(cfg.thinking_sampling["temperature"] or 0) > 0
+        # the `<key>_thinking` overrides, greedy resolved again (temperature_thinking alone samples)
+        self.think_sampling = self.spec.sampling.override(cfg.thinking_sampling)
         self.phase = Phase.THINK
 
     # ------------------------------------------------------------------ driving

@@ -28,7 +28,7 @@ from lm_eval.api.registry import register_model
 
 from s1eval.budget.codec import Codec
 from s1eval.models.api_engine import APIEngine, CompletionsClient
-from s1eval.models.api_protocol import DEFAULT_MAX_STOP_STRINGS, PASSED_THROUGH, APIConfig, completions_url
+from s1eval.models.api_protocol import DEFAULT_MAX_STOP_STRINGS, APIConfig, completions_url
 from s1eval.models.base import VLLM_MAX_BIASED_IDS, TokenizerLM, check_model_args, eos_ids, untexted_ids
 from s1eval.runinfo import run_record
 
@@ -43,8 +43,8 @@ _DEFAULT_MAX_LENGTH = 32768
 
 @register_model("s1api")
 class S1API(TokenizerLM, TemplateLM):
+    # takes every sampling key and forwards logit_bias (merged under the untexted-id mask): s1eval.budget.sampling
     backend_name = "s1api"
-    extra_gen_kwargs = PASSED_THROUGH  # forwarded to the server (logit_bias: merged under the untexted-id mask)
 
     def __init__(self, base_url: str | None = None, model: str | None = None, tokenizer: str | None = None,
                  api_key: str | None = None, tokenized_requests: bool = True, num_concurrent: int = 8,

@@ -4,8 +4,9 @@ Translation (checked against vLLM 0.32's server, see tests/models/test_s1api.py)
 
 * request: token-id prompt (`prompt: [ids]`, or its text when `tokenized_requests` is off),
   `max_tokens`, `min_tokens`, `stop_token_ids`, `stop`, sampling with neutral defaults sent
-  explicitly (a server applies the model's generation_config.json otherwise, e.g. Qwen2.5's
-  repetition penalty 1.05, and greedy decoding would no longer match the other backends),
+  explicitly (`s1eval.budget.sampling.to_openai`: a server applies the model's
+  generation_config.json otherwise, e.g. Qwen2.5's repetition penalty 1.05, and greedy decoding
+  would no longer match the other backends),
   `skip_special_tokens=false` and `spaces_between_special_tokens=false` (the defaults strip the
   thinking delimiters), `return_token_ids=true`, and, unless untexted ids are allowed, a
   `logit_bias` of -100 on the model's ids without text (Qwen2.5: 151665-152063), merged over a
@@ -26,19 +27,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from s1eval.budget.engine import Continuation, Step, is_greedy, penalties, stop_string_cut
+from s1eval.budget.engine import Continuation, Step, stop_string_cut
+from s1eval.budget.sampling import to_openai
 from s1eval.http_retry import RequestFailed
 from s1eval.http_retry import Retryable as _Retryable  # noqa: F401  (raised by step_from_response; tests import it)
 
 log = logging.getLogger(__name__)
 
-# Sampling keys forwarded to the server and the neutral value sent when a request does not set one.
-NEUTRAL_SAMPLING: dict[str, Any] = {
-    "top_p": 1.0, "top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0,
-    "presence_penalty": 0.0, "frequency_penalty": 0.0,
-}
-PASSED_THROUGH = ("logit_bias",)  # not sampling, but forwarded when a task's gen_kwargs set it
-_IGNORED = ("do_sample",)  # lm-eval's flag; the server reads temperature
 BAN_BIAS = -100.0  # the most negative logit_bias the OpenAI API accepts (vLLM clamps to it)
 _SNIPPET = 300
 # vLLM's server refuses a request with more stop strings than VLLM_MAX_STOP_STRINGS (default 4) with
@@ -81,22 +76,6 @@ def completions_url(base_url: str) -> str:
 
 
 # ---------------------------------------------------------------------------- translation
-def sampling_fields(sampling: Mapping[str, Any]) -> dict[str, Any]:
-    """Request fields for a Continuation's sampling: greedy is temperature 0 (and its penalties),
-    the rest neutral."""
-    out: dict[str, Any] = dict(NEUTRAL_SAMPLING)
-    if is_greedy(sampling):
-        out.update(temperature=0.0, **penalties(sampling))
-    else:
-        out["temperature"] = float(sampling["temperature"])
-        out.update({k: sampling[k] for k in NEUTRAL_SAMPLING if sampling.get(k) is not None})
-    out.update({k: sampling[k] for k in PASSED_THROUGH if k in sampling})
-    dropped = sorted(set(sampling) - set(out) - set(_IGNORED))
-    if dropped:
-        _warn_once(_WARNED, f"dropped:{dropped}", "s1api does not send sampling keys %s to the server", dropped)
-    return out
-
-
 def request_payload(cont: Continuation, cfg: APIConfig, decode: Callable[[Sequence[int]], str]) -> dict[str, Any]:
     """The JSON body for one continuation."""
     payload: dict[str, Any] = {
@@ -106,7 +85,7 @@ def request_payload(cont: Continuation, cfg: APIConfig, decode: Callable[[Sequen
         "min_tokens": cont.min_new,
         "stop_token_ids": sorted(cont.stop_token_ids),
         "stop": list(sent_stop_strings(cont, cfg.max_stop_strings, decode)),
-        **sampling_fields(cont.sampling),
+        **to_openai(cont.sampling),  # neutral values sent explicitly: s1eval.budget.sampling.NEUTRAL
         "n": 1,
         "stream": False,
         "skip_special_tokens": False,

@@ -16,11 +16,12 @@ from collections import Counter
 from typing import Any, Sequence
 
 from s1eval.budget import RequestSpec, StatsCollector, parse_gen_kwargs, run_requests
-from s1eval.budget.config import ALL_KEYS, SAMPLING_PARAMS, BudgetConfigError
+from s1eval.budget.config import ALL_KEYS, BudgetConfigError
 from s1eval.budget.codec import Codec
 from s1eval.budget.control import add_instruction, instruction
 from s1eval.budget.engine import Engine
 from s1eval.budget.planning import fit_generation
+from s1eval.budget.sampling import NEUTRAL, REFUSED, accepted_keys, parse_sampling
 from s1eval.budget.seeds import derive_seed
 from s1eval.fingerprint import check_model_location
 from s1eval.models import cached_stats
@@ -30,9 +31,10 @@ log = logging.getLogger(__name__)
 
 # lm-eval's CLI always passes these; accepted so `--max_batch_size` does not fail.
 _LM_EVAL_EXTRAS = ("max_batch_size",)
-# gen_kwargs some lm-eval tasks set to values that change nothing here (dropped), and names from
-# other APIs whose equivalent is not their closest spelling
-_NO_OPS = {"num_beams": 1, "presence_penalty": 0, "frequency_penalty": 0}
+# gen_kwargs some lm-eval tasks set to values that change nothing here (dropped): no beam search, and a
+# sampling key some backend refuses (REFUSED) at its neutral value (presence_penalty=0). Then names from
+# other APIs whose equivalent is not their closest spelling.
+_NO_OPS = {"num_beams": 1, **{k: NEUTRAL[k] for refused in REFUSED.values() for k in refused if k in NEUTRAL}}
 _HINTS = {"stop": "until", "stop_sequences": "until"}
 _MISSING = object()
 
@@ -105,10 +107,6 @@ class BudgetForcingMixin:
     backend_name = "s1"
     s1_seed: int = 1234
     think_end_token: str | int | None = None
-    # the sampling gen_kwargs this backend honours (also as `<key>_thinking` overrides), and the
-    # other gen_kwargs it forwards
-    sampling_keys: tuple[str, ...] = SAMPLING_PARAMS
-    extra_gen_kwargs: tuple[str, ...] = ()
     _s1_warned_template = False
 
     # ------------------------------------------------------------ construction by lm-eval
@@ -204,7 +202,8 @@ class BudgetForcingMixin:
                 if cfg is not None:
                     self._s1_check_thinking_sampling(cfg.thinking_sampling)
                 until = handle_stop_sequences(rest.pop("until", None), eos=eos_text)
-                parsed[key] = (cfg, rest, until, rest.pop("max_gen_toks"))
+                max_gen_toks = rest.pop("max_gen_toks")
+                parsed[key] = (cfg, parse_sampling(rest), until, max_gen_toks)
             cfg, sampling, until, max_gen_toks = parsed[key]
             if cfg is not None:
                 self._s1_check_prompt(context)
@@ -224,14 +223,29 @@ class BudgetForcingMixin:
         return specs
 
     @classmethod
+    def _s1_sampling_keys(cls) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(the sampling gen_kwargs this backend honours, also as `<key>_thinking` overrides; the other
+        gen_kwargs it forwards), from s1eval.budget.sampling's table of what each backend refuses."""
+        return accepted_keys(cls.backend_name)
+
+    @classmethod
+    def _s1_refusals(cls, keys: Sequence[str]) -> str:
+        """Why this backend refuses those of `keys` that its table names ("" when none)."""
+        refused = REFUSED[cls.backend_name]
+        reasons = [f"{k} ({refused[k]})" for k in keys if k in refused]
+        return f" Refused here: {'; '.join(reasons)}." if reasons else ""
+
+    @classmethod
     def _s1_engine_kwargs(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
         """`kwargs` without no-op keys; fails on a key no part of the run would use: a typo
-        (`temprature=0.6`) must not silently give greedy decoding. A classmethod: `s1eval sweep` checks a
-        setting's gen_kwargs before the model is built."""
+        (`temprature=0.6`) must not silently give greedy decoding, and on a sampling value of the wrong
+        type. A classmethod: `s1eval sweep` checks a setting's gen_kwargs before the model is built."""
         kwargs = {k: v for k, v in kwargs.items() if not _is_no_op(k, v)}
-        known = ("until", "max_gen_toks", *cls.sampling_keys, *cls.extra_gen_kwargs)
+        sampling_keys, passed = cls._s1_sampling_keys()
+        known = ("until", "max_gen_toks", *sampling_keys, *passed)
         unknown = sorted(set(kwargs) - set(known))
         if not unknown:
+            parse_sampling({k: v for k, v in kwargs.items() if k not in ("until", "max_gen_toks")})  # the values
             return kwargs
         hints = {u: [_HINTS[u]] if u in _HINTS else difflib.get_close_matches(u, known + ALL_KEYS, n=1)
                  for u in unknown}
@@ -239,19 +253,20 @@ class BudgetForcingMixin:
         seed = " Seeds are a model arg (--model_args seed=N), derived per request." if "seed" in unknown else ""
         raise BudgetConfigError(
             f"{cls.backend_name} does not use gen_kwargs {named}.{seed} "
-            f"It takes until, max_gen_toks, the sampling keys {', '.join(cls.sampling_keys + cls.extra_gen_kwargs)} "
-            f"and the budget-forcing keys {', '.join(ALL_KEYS)}."
+            f"It takes until, max_gen_toks, the sampling keys {', '.join(sampling_keys + passed)} "
+            f"and the budget-forcing keys {', '.join(ALL_KEYS)}.{cls._s1_refusals(unknown)}"
         )
 
     @classmethod
     def _s1_check_thinking_sampling(cls, overrides: Any) -> None:
         """Fail on a `<key>_thinking` override of a sampling key this backend does not have."""
-        unsupported = sorted(k for k, v in overrides.items() if k not in cls.sampling_keys and not _is_no_op(k, v))
+        sampling_keys = cls._s1_sampling_keys()[0]
+        unsupported = sorted(k for k, v in overrides.items() if k not in sampling_keys and not _is_no_op(k, v))
         if unsupported:
             raise BudgetConfigError(
                 f"{cls.backend_name} does not use gen_kwargs "
                 f"{', '.join(k + '_thinking' for k in unsupported)}: it has no {', '.join(unsupported)}. Its sampling "
-                f"keys (also as <key>_thinking): {', '.join(cls.sampling_keys)}."
+                f"keys (also as <key>_thinking): {', '.join(sampling_keys)}.{cls._s1_refusals(unsupported)}"
             )
 
     def _s1_returned_text(self, text: str) -> str:

@@ -18,7 +18,7 @@ from lm_eval.models.huggingface import HFLM
 
 from s1eval.budget.codec import Codec
 from s1eval.models.base import BudgetForcingMixin, check_model_args, eos_ids
-from s1eval.models.hf_engine import HF_SAMPLING_PARAMS, HFEngine
+from s1eval.models.hf_engine import HFEngine
 from s1eval.runinfo import run_record
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,7 @@ MODEL_ARGS = ("pretrained", "tokenizer", "dtype", "device", "batch_size", "max_l
               "allow_untexted_ids")
 @register_model("s1hf")
 class S1HFLM(BudgetForcingMixin, HFLM):
-    backend_name = "s1hf"
-    sampling_keys = HF_SAMPLING_PARAMS
+    backend_name = "s1hf"  # its sampling keys: s1eval.budget.sampling.REFUSED
 
     def __init__(self, pretrained: str, tokenizer: str | None = None, dtype: str = "float32",
                  device: str | None = None, batch_size: int | str = 1, max_length: int | None = None,

@@ -22,18 +22,11 @@ from typing import Any, Hashable, Sequence
 
 import torch
 
-from s1eval.budget.config import SAMPLING_PARAMS
-from s1eval.budget.engine import (
-    PENALTIES, BatchedEngine, Continuation, Step, find_stop_string, is_greedy, stop_string_cut,
-)
+from s1eval.budget.engine import BatchedEngine, Continuation, Step, find_stop_string, stop_string_cut
+from s1eval.budget.sampling import to_transformers
 from s1eval.models.base import untexted_ids
 
 log = logging.getLogger(__name__)
-
-# The sampling keys S1HFLM takes: transformers has no presence or frequency penalty.
-HF_SAMPLING_PARAMS = tuple(k for k in SAMPLING_PARAMS if k not in ("presence_penalty", "frequency_penalty"))
-# Those set on the GenerationConfig only when sampling (do_sample follows is_greedy; penalties always apply)
-_SAMPLING_KEYS = tuple(k for k in HF_SAMPLING_PARAMS if k not in ("do_sample", *PENALTIES))
 
 
 class HFEngine(BatchedEngine):
@@ -60,7 +53,7 @@ class HFEngine(BatchedEngine):
     def continue_batch(self, conts: Sequence[Continuation]) -> list[Step]:
         if self.reuse_cache:
             return [self._cached(c) for c in conts]
-        greedy = [c for c in conts if is_greedy(c.sampling)]
+        greedy = [c for c in conts if c.sampling.greedy]
         steps = dict(zip((c.key for c in greedy), self._batched(greedy))) if greedy else {}
         for c in conts:
             if c.key not in steps:
@@ -89,7 +82,7 @@ class HFEngine(BatchedEngine):
         # rows of one generate call must share min_new, stops and sampling
         groups: dict[tuple, list[Continuation]] = {}
         for c in conts:
-            groups.setdefault((c.min_new, c.stop_token_ids, c.stop_strings, tuple(sorted(c.sampling.items()))), []).append(c)
+            groups.setdefault((c.min_new, c.stop_token_ids, c.stop_strings, c.sampling), []).append(c)
         by_key: dict[Hashable, Step] = {}
         for group in groups.values():
             width = max(len(c.token_ids) for c in group)
@@ -116,13 +109,9 @@ class HFEngine(BatchedEngine):
             eos_token_id=sorted(c.stop_token_ids), pad_token_id=self.pad_id, do_sample=False,
             return_dict_in_generate=True, use_cache=True,
         )
-        if c.sampling.get("repetition_penalty") is not None:  # greedy too, as the other backends
-            gen.repetition_penalty = c.sampling["repetition_penalty"]
-        if not is_greedy(c.sampling):
-            gen.do_sample = True
-            for k in _SAMPLING_KEYS:
-                if c.sampling.get(k) is not None:
-                    setattr(gen, k, c.sampling[k])
+        for key, value in to_transformers(c.sampling).items():  # do_sample, and the penalty greedy too
+            setattr(gen, key, value)
+        if not c.sampling.greedy:
             torch.manual_seed(c.seed if c.seed is not None else 0)
         processors = LogitsProcessorList([self.untexted_mask] if self.untexted_mask is not None else [])
         if c.min_new:

@@ -19,7 +19,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Sequence
 
-from s1eval.budget.engine import BatchedEngine, Continuation, Engine, Step, is_greedy, penalties, stop_string_cut
+from s1eval.budget.engine import BatchedEngine, Continuation, Engine, Step, stop_string_cut
+from s1eval.budget.sampling import to_vllm
 
 # A resident round with a stop string that is not one token (`</think>` is 3 in Gemma) stops at every
 # id whose text holds the string's last character and is continued if the string is not complete;
@@ -27,9 +28,6 @@ from s1eval.budget.engine import BatchedEngine, Continuation, Engine, Step, is_g
 MAX_WATCHED_IDS = 4096
 
 log = logging.getLogger(__name__)
-
-_SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty",
-                  "presence_penalty", "frequency_penalty")
 
 
 def untexted_mask(ids: range) -> dict[int, float] | None:
@@ -57,9 +55,7 @@ def sampling_params(c: Continuation, mask: dict[int, float] | None, streamed: bo
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind
 
-    kwargs: dict[str, Any] = {"temperature": 0.0, **penalties(c.sampling)}
-    if not is_greedy(c.sampling):
-        kwargs = {k: c.sampling[k] for k in _SAMPLING_KEYS if c.sampling.get(k) is not None}
+    kwargs = to_vllm(c.sampling)
     # One output per request when it finishes (LLMEngine.add_request's default would return the
     # cumulative output at every step, which costs an object per request per step).
     kwargs["output_kind"] = RequestOutputKind.FINAL_ONLY
@@ -205,7 +201,7 @@ class VLLMEngine(Engine):
         """
         if self._text_stops(c) and self._watched_ids(c) is None:
             return False
-        return is_greedy(c.sampling) or c.seed is None
+        return c.sampling.greedy or c.seed is None
 
     def _text_stops(self, c: Continuation) -> tuple[str, ...]:
         """The stop strings that are not the text of one of the continuation's stop ids."""

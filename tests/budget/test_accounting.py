@@ -8,6 +8,7 @@ import pytest
 
 from s1eval.budget import RequestSpec, parse_gen_kwargs, run_requests
 from s1eval.budget.codec import Codec
+from s1eval.budget.sampling import parse_sampling
 from tests.budget.fake import CharTokenizer, Script, ScriptedEngine
 
 START, END = "<|im_start|>think", "<|im_start|>answer"
@@ -19,11 +20,12 @@ def run(gen_kwargs, scripts, *, prompts=None, max_gen=1000, until=(), batch_size
     tok = CharTokenizer()
     codec = Codec(tok, [tok.eos_token_id])
     cfg, rest = parse_gen_kwargs(gen_kwargs)
+    sampling = parse_sampling({k: v for k, v in rest.items() if k not in ("max_gen_toks", "until")})
     prompts = prompts or [PROMPT] * len(scripts)
     max_gens = max_gen if isinstance(max_gen, list) else [max_gen] * len(prompts)
     specs = [
         RequestSpec(prompt_ids=tuple(tok.encode(p)), prompt_text=p, config=cfg, max_gen=g,
-                    until=tuple(until), sampling=rest, seed=7, doc_id=i)
+                    until=tuple(until), sampling=sampling, seed=7, doc_id=i)
         for i, (p, g) in enumerate(zip(prompts, max_gens))
     ]
     engine = ScriptedEngine(dict(enumerate(scripts)), batch_size=batch_size)
@@ -146,7 +148,7 @@ def test_rejection_sampling_resamples_until_it_fits_with_new_seeds():
     assert r.stats.rejection_tries == 3 and r.stats.thinking_tokens == 4 and not r.stats.forced
     seeds = [c.seed for c in engine.log[:3]]
     assert len(set(seeds)) == 3 and engine.log[0].max_new == 11
-    assert engine.log[0].sampling["temperature"] == 1.0
+    assert engine.log[0].sampling.temperature == 1.0 and not engine.log[0].sampling.greedy
 
 
 def test_rejection_sampling_gives_up_after_the_cap():
@@ -275,7 +277,5 @@ def test_temperature_thinking_alone_samples_the_thinking_phase():
     # lm-eval's greedy tasks carry do_sample=False; the thinking override must still sample
     r, engine = one({"max_tokens_thinking": 10, "temperature_thinking": 0.7, "do_sample": False}, Script(rounds=[3]))
     think, answer = engine.log[0], engine.log[-1]
-    assert think.sampling["temperature"] == 0.7 and think.sampling["do_sample"] is True
-    assert answer.sampling["do_sample"] is False
-    from s1eval.budget.engine import is_greedy
-    assert not is_greedy(think.sampling) and is_greedy(answer.sampling)
+    assert think.sampling.temperature == 0.7 and not think.sampling.greedy
+    assert answer.sampling.greedy

@@ -57,6 +57,7 @@ def test_no_thinking_kwargs_means_plain_generation():
     ({"rejection_sample": True}, "needs a budget"),
     ({"max_tokens_thinking": 5, "rejection_sample": "maybe"}, "expected true or false"),
     ({"delimiters": "s1"}, "only apply to budget forcing"),
+    ({"max_tokens_thinking": 5, "temperature_thinking": "warm"}, "temperature_thinking='warm' is invalid"),
 ])
 def test_invalid_kwargs_name_the_value_and_the_fix(kwargs, fragment):
     with pytest.raises(BudgetConfigError, match=fragment.replace("(", r"\(")):

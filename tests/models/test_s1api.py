@@ -21,6 +21,7 @@ pytest.importorskip("transformers")
 from lm_eval.api.instance import Instance  # noqa: E402
 
 from s1eval.budget import Continuation, Step  # noqa: E402
+from s1eval.budget.sampling import parse_sampling  # noqa: E402
 from s1eval.models.api_protocol import APIRequestError, _Retryable, step_from_response  # noqa: E402
 from tests.models.fault_server import FaultServer  # noqa: E402
 from tests.models.test_s1hf import STOP_IN_MIN  # noqa: E402
@@ -188,7 +189,7 @@ def test_request_body_carries_the_protocol_fields_and_the_untexted_id_mask(tiny_
     with FaultServer(_tok(tiny_ends)) as server:
         lm = s1api(server.url, tiny_ends)
         cont = thinking_cont(lm, min_new=3, stop_strings=("zz",), seed=7,
-                             sampling={"temperature": 0.0, "do_sample": False})
+                             sampling=parse_sampling({"temperature": 0.0, "do_sample": False}))
         one_step(lm, cont)
         one_step(s1api(server.url, tiny_ends, allow_untexted_ids=True), cont)
         one_step(s1api(server.url, tiny_ends, tokenized_requests=False), cont)
@@ -211,7 +212,8 @@ def test_request_body_carries_the_protocol_fields_and_the_untexted_id_mask(tiny_
 def test_the_untexted_bias_is_merged_over_a_tasks_own_logit_bias(tiny_ends):
     with FaultServer(_tok(tiny_ends)) as server:
         lm = s1api(server.url, tiny_ends)
-        one_step(lm, thinking_cont(lm, sampling={"temperature": 0.0, "logit_bias": {5: 2.5, "440": 7.0}}))
+        biased = parse_sampling({"temperature": 0.0, "logit_bias": {5: 2.5, "440": 7.0}})
+        one_step(lm, thinking_cont(lm, sampling=biased))
     bias = server.seen[0].body["logit_bias"]
     assert bias["5"] == 2.5 and bias["440"] == -100.0  # the mask wins on an untexted id
     assert set(bias) == {"5"} | {str(i) for i in range(400, 448)}
@@ -330,7 +332,8 @@ def test_a_model_without_untexted_ids_gets_no_mask(tiny_ends, tmp_path):
 def test_sampled_requests_send_their_sampling_parameters(tiny_ends):
     with FaultServer(_tok(tiny_ends)) as server:
         lm = s1api(server.url, tiny_ends)
-        one_step(lm, thinking_cont(lm, sampling={"temperature": 0.7, "top_p": 0.9, "top_k": 20, "do_sample": True}))
+        sampled = parse_sampling({"temperature": 0.7, "top_p": 0.9, "top_k": 20, "do_sample": True})
+        one_step(lm, thinking_cont(lm, sampling=sampled))
     body = server.seen[0].body
     assert (body["temperature"], body["top_p"], body["top_k"], body["repetition_penalty"]) == (0.7, 0.9, 20, 1.0)
 

@@ -179,13 +179,17 @@ def test_greedy_decoding_honours_a_repetition_penalty_and_refuses_penalties_tran
 
 
 def test_num_beams_1_is_accepted_as_the_no_op_it_is(tiny_ends):
+    from s1eval.budget.sampling import parse_sampling
+
     lm = s1hf(tiny_ends)
     seen = []
     original = lm._engine.continue_batch
     lm._engine.continue_batch = lambda conts: seen.extend(conts) or original(conts)
     texts, _ = run_with_stats(lm, instances(lm, {**BF, "num_beams": 1}))
     want, _ = run_with_stats(s1hf(tiny_ends), instances(lm, BF))
-    assert texts == want and seen and all("num_beams" not in c.sampling for c in seen)
+    # num_beams never reaches the engine: every continuation samples exactly as BF alone does (greedy)
+    assert texts == want and seen and {c.sampling for c in seen} == {parse_sampling({"do_sample": False,
+                                                                                    "temperature": 0.0})}
 
 
 S1_PROMPT = ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
