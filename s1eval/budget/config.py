@@ -23,16 +23,17 @@ plus ours:
 
     min_tokens_thinking   int                  ends before this many thinking tokens are suppressed
     min_tokens_method     append | mask        how (see machine.py); `append` is s1's behaviour
-    forced_answer_prefix  str                  written after the forced end (default "Final Answer:")
-    answer_reserve        int                  tokens kept for the answer by `auto` (default 100)
+    forced_answer_prefix  str                  written after the forced end ("Final Answer:")
+    answer_reserve        int                  tokens kept for the answer by `auto`
     delimiters            s1 | think_tags      the delimiter preset, chosen explicitly, never by model name
-    rejection_max_tries   int                  cap on rejection-sampling tries per request (default 64)
+    rejection_max_tries   int                  cap on rejection-sampling tries per request
     control               token:N | step:N | class:long | class:short   the paper's control
                                                baselines (s1eval.budget.control)
 
 lm-eval strips whitespace around `--gen_kwargs` values; to pass an ignore string with a leading
 space, quote it: `--gen_kwargs "thinking_n_ignore_str=' Wait'"` (lm-eval keeps quoted values as-is).
 
+A key left out takes its `BudgetConfig` field's default (the only place the defaults are written).
 Any other key containing "thinking", or an invalid value, raises `BudgetConfigError` naming the
 allowed keys or values. Our keys are removed from the kwargs handed to an engine.
 """
@@ -46,23 +47,11 @@ from typing import Any, Mapping
 from s1eval.budget.control import parse_control, step_delimiters
 from s1eval.budget.errors import BudgetConfigError
 from s1eval.budget.sampling import SAMPLING_PARAMS, check_overrides
+from s1eval.s1format import FORCED_ANSWER_PREFIX, PRESETS, S1
 
-# The delimiter presets. `s1` is the paper's (Qwen chat-format special tokens); `think_tags` is
-# the R1 / Qwen3 family. A preset is chosen by the user, never inferred from a model name.
-PRESETS: dict[str, dict[str, str]] = {
-    "s1": {
-        "thinking_start": "<|im_start|>think",
-        "thinking_end": "<|im_start|>answer",
-        "until_thinking": "<|im_start|>",
-    },
-    "think_tags": {
-        "thinking_start": "<think>",
-        "thinking_end": "</think>",
-        "until_thinking": "</think>",
-    },
-}
-
-# The sampling parameters that may be overridden for the thinking phase as `<param>_thinking` are
+# PRESETS (s1eval.s1format): `s1` is the paper's (Qwen chat-format special tokens); `think_tags` is the
+# R1 / Qwen3 family. A preset is chosen by the user, never inferred from a model name. The sampling
+# parameters that may be overridden for the thinking phase as `<param>_thinking` are
 # s1eval.budget.sampling's SAMPLING_PARAMS.
 
 FORK_KEYS = (
@@ -102,16 +91,16 @@ class BudgetConfig:
     # thinking_n_ignore is given (vLLM min_tokens=1); we keep that for greedy parity.
     ignore_given: bool = False
     thinking_n_ignore_str: str | None = None
-    thinking_start: str = PRESETS["s1"]["thinking_start"]
-    thinking_end: str = PRESETS["s1"]["thinking_end"]
-    until_thinking: tuple[str, ...] = (PRESETS["s1"]["until_thinking"],)
+    thinking_start: str = S1.thinking_start  # the defaults of the `delimiters` preset below
+    thinking_end: str = S1.thinking_end
+    until_thinking: tuple[str, ...] = (S1.until_thinking,)
     rejection_sample: bool = False
     rejection_max_tries: int = 64
     min_tokens_thinking: int = 0
     min_tokens_method: str = "append"
-    forced_answer_prefix: str = "Final Answer:"
+    forced_answer_prefix: str = FORCED_ANSWER_PREFIX
     answer_reserve: int = 100
-    delimiters: str = "s1"
+    delimiters: str = S1.name
     thinking_sampling: Mapping[str, Any] = field(default_factory=dict)  # typed `<key>_thinking` overrides
     control: tuple[str, int | str] | None = None  # e.g. ("token", 1024); see control.py
 
@@ -197,7 +186,7 @@ def parse_gen_kwargs(gen_kwargs: Mapping[str, Any]) -> tuple[BudgetConfig | None
 
 
 def _build(ours: dict[str, Any]) -> BudgetConfig:
-    preset_name = str(ours.get("delimiters", "s1"))
+    preset_name = str(ours.get("delimiters", BudgetConfig.delimiters))
     if preset_name not in PRESETS:
         raise _fail("delimiters", preset_name, " or ".join(PRESETS))
     preset = dict(PRESETS[preset_name])
@@ -215,30 +204,35 @@ def _build(ours: dict[str, Any]) -> BudgetConfig:
     until = [_as_text("until_thinking", ours.get("until_thinking", preset["until_thinking"]))]
     if "until_thinking_2" in ours:
         until.append(_as_text("until_thinking_2", ours["until_thinking_2"]))
-    method = str(ours.get("min_tokens_method", "append"))
-    if method not in MIN_TOKENS_METHODS:
-        raise _fail("min_tokens_method", method, " or ".join(MIN_TOKENS_METHODS))
-    ignore_str = ours.get("thinking_n_ignore_str")
+    # Only what was given goes to the constructor: the defaults are written in BudgetConfig's fields only.
+    given: dict[str, Any] = {}
+    if ours.get("thinking_n_ignore") is not None:  # the fork's `or 0`: an explicit None is no ignores
+        given["thinking_n_ignore"] = _as_int("thinking_n_ignore", ours["thinking_n_ignore"] or 0)
+    if ours.get("thinking_n_ignore_str") is not None:
+        given["thinking_n_ignore_str"] = _as_text("thinking_n_ignore_str", ours["thinking_n_ignore_str"])
+    if "rejection_sample" in ours:
+        given["rejection_sample"] = _as_bool("rejection_sample", ours["rejection_sample"])
+    for key, minimum in (("rejection_max_tries", 1), ("min_tokens_thinking", 0), ("answer_reserve", 0)):
+        if key in ours:
+            given[key] = _as_int(key, ours[key], minimum)
+    if "min_tokens_method" in ours:
+        given["min_tokens_method"] = str(ours["min_tokens_method"])
+        if given["min_tokens_method"] not in MIN_TOKENS_METHODS:
+            raise _fail("min_tokens_method", given["min_tokens_method"], " or ".join(MIN_TOKENS_METHODS))
+    if "forced_answer_prefix" in ours:
+        given["forced_answer_prefix"] = _as_text("forced_answer_prefix", ours["forced_answer_prefix"],
+                                                 allow_empty=True)
     cfg = BudgetConfig(
         max_tokens_thinking=budget,
-        thinking_n_ignore=_as_int("thinking_n_ignore", ours.get("thinking_n_ignore", 0) or 0),
         ignore_given=ours.get("thinking_n_ignore") is not None,
-        thinking_n_ignore_str=None if ignore_str is None else _as_text("thinking_n_ignore_str", ignore_str),
         thinking_start=_as_text("thinking_start", ours.get("thinking_start", preset["thinking_start"])),
         thinking_end=_as_text("thinking_end", ours.get("thinking_end", preset["thinking_end"])),
         until_thinking=tuple(until),
-        rejection_sample=_as_bool("rejection_sample", ours.get("rejection_sample", False)),
-        rejection_max_tries=_as_int("rejection_max_tries", ours.get("rejection_max_tries", 64), 1),
-        min_tokens_thinking=_as_int("min_tokens_thinking", ours.get("min_tokens_thinking", 0)),
-        min_tokens_method=method,
-        forced_answer_prefix=_as_text(
-            "forced_answer_prefix", ours.get("forced_answer_prefix", "Final Answer:"), allow_empty=True
-        ),
-        answer_reserve=_as_int("answer_reserve", ours.get("answer_reserve", 100)),
         delimiters=preset_name,
         thinking_sampling=check_overrides({k[: -len("_thinking")]: v for k, v in ours.items()
                                            if k in THINKING_OVERRIDES}),
         control=control,
+        **given,
     )
     _check_combinations(cfg)
     return cfg

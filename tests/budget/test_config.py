@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s1eval.budget import BudgetConfigError, ContextError, fit_generation, parse_gen_kwargs
+from s1eval.budget import BudgetConfig, BudgetConfigError, ContextError, fit_generation, parse_gen_kwargs
 
 # The original fork's eval/commands.sh budget-forcing line, as lm-eval parses it.
 FORK_LINE = {"max_gen_toks": 32768, "max_tokens_thinking": "auto", "thinking_n_ignore": 2,
@@ -27,6 +27,15 @@ def test_every_fork_key_is_accepted():
     })
     assert cfg.max_tokens_thinking == 512 and cfg.until_thinking == ("<|im_start|>", "</s>")
     assert cfg.thinking_sampling == {"temperature": 0.7}
+
+
+def test_unset_keys_take_the_budget_configs_field_defaults():
+    # the defaults are written in BudgetConfig's fields only; the parser passes only what was given
+    cfg, _ = parse_gen_kwargs({"max_tokens_thinking": 5})
+    assert cfg == BudgetConfig(max_tokens_thinking=5)
+    cfg, _ = parse_gen_kwargs({"max_tokens_thinking": 5, "delimiters": "think_tags"})
+    assert cfg == BudgetConfig(max_tokens_thinking=5, delimiters="think_tags", thinking_start="<think>",
+                               thinking_end="</think>", until_thinking=("</think>",))
 
 
 def test_rejection_sample_alone_switches_budget_forcing_on():
