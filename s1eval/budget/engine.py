@@ -16,7 +16,7 @@ import abc
 from dataclasses import dataclass
 from typing import Any, Hashable, Literal, Sequence
 
-from s1eval.budget.sampling import GREEDY, Sampling
+from s1eval.budget.sampling import GREEDY, Sampling, from_mapping
 
 Finish = Literal["stop", "length"]
 
@@ -44,6 +44,12 @@ class Continuation:
     min_new: int = 0
     sampling: Sampling = GREEDY
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        # Transitional: s1data's engine client (s1data/clients.py) still passes a dict of OpenAI request
+        # fields; it is parsed here once (greedy resolved), its other keys ignored as engines always did.
+        if not isinstance(self.sampling, Sampling):
+            object.__setattr__(self, "sampling", from_mapping(self.sampling))
 
 
 @dataclass(frozen=True)

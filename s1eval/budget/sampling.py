@@ -192,6 +192,13 @@ def parse_sampling(kwargs: Mapping[str, Any]) -> Sampling:
     return Sampling(**typed, greedy=is_greedy(do_sample, typed.get("temperature")))
 
 
+def from_mapping(kwargs: Mapping[str, Any]) -> Sampling:
+    """The `Sampling` of a loose mapping that may hold other keys too (OpenAI request fields), which are
+    ignored, as engines ignored them when a continuation's sampling was a dict. Transitional: for callers
+    that still build a `Continuation` from a dict (s1data's engine client); see `Continuation`."""
+    return parse_sampling({k: v for k, v in kwargs.items() if k in SAMPLING_PARAMS + PASSED_THROUGH})
+
+
 # -------------------------------------------------------------------------------------------- translations
 # Greedy is temperature 0 (vLLM, OpenAI) or do_sample=False (transformers), with the penalties in every
 # case: they reshape the argmax. Sampled continuations get what they set; the rest stays neutral.

@@ -197,3 +197,15 @@ def test_the_backends_key_checks_read_the_table_and_give_its_reasons():
         S1VLLM._s1_engine_kwargs({"until": [], "max_gen_toks": 5, "top_p": "high"})
     assert S1VLLM._s1_engine_kwargs({"until": [], "max_gen_toks": 5, "presence_penalty": 0}) == {
         "until": [], "max_gen_toks": 5}  # neutral: dropped as a no-op
+
+
+def test_a_continuation_built_from_a_dict_parses_it_once_ignoring_other_request_fields():
+    # transitional, for s1data's engine client, which passes OpenAI request fields
+    from s1eval.budget import Continuation
+
+    c = Continuation(key=0, token_ids=(1,), max_new=4, stop_token_ids=frozenset(),
+                     sampling={"temperature": 0.05, "top_p": 0.9, "stop": ["x"]})
+    assert c.sampling == Sampling(temperature=0.05, top_p=0.9) and not c.sampling.greedy
+    assert Continuation(key=0, token_ids=(1,), max_new=4, stop_token_ids=frozenset(),
+                        sampling={"temperature": 0.0}).sampling == Sampling(temperature=0.0)
+    assert Continuation(key=0, token_ids=(1,), max_new=4, stop_token_ids=frozenset()).sampling is GREEDY
