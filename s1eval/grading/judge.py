@@ -94,7 +94,7 @@ DIFFICULTY_PROMPT = (
 # A verdict as `PROMPT` demands it: the whole reply is the word, one final period allowed.
 _WORD_RE = re.compile(r"(yes|no)\.?", re.I)
 # A verdict line as `DIFFICULTY_PROMPT` demands it: the word, in the quotes, emphasis or punctuation models add.
-_LINE_RE = re.compile(r"[\s*_`\"'.]*(yes|no)[\s*_`\"'.!]*", re.I)
+_LINE_RE = re.compile(r"^[\s*_`\"'.]*(yes|no)[\s*_`\"'.!]*$", re.I)  # anchored: linear under search too
 
 
 class JudgeError(RequestFailed):
