@@ -56,6 +56,7 @@ def _print_summary(results: list) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`s1data run`: run a pipeline config and print each stage's summary."""
     cfg = load_config(resolve_config(args.config), args.set)
     _print_summary(run_pipeline(cfg.build(), args.out or cfg.out_dir, cfg.input))
     return 0
@@ -89,6 +90,7 @@ def check_pool(rows: list[dict[str, Any]], select_opts: Any) -> list[str]:
 
 
 def cmd_select_pool(args: argparse.Namespace) -> int:
+    """`s1data select --pool`: quality + select + export on a featurised pool; 2 if it lacks columns."""
     opts = pool_stage_options(args.config, args.seed)
     opts["select"].update(_overrides(args.set))
     stages = [make_stage(n, opts[n]) for n in ("quality", "select", "export")]
@@ -105,6 +107,7 @@ def cmd_select_pool(args: argparse.Namespace) -> int:
 
 
 def cmd_stage(name: str, args: argparse.Namespace) -> int:
+    """`s1data STAGE`: run one stage alone; 2 if a non-source stage has no --input."""
     stage = make_stage(name, _overrides(args.set))
     source = None if stage_class(name).is_source else args.input
     if source is None and not stage_class(name).is_source:
@@ -115,6 +118,7 @@ def cmd_stage(name: str, args: argparse.Namespace) -> int:
 
 
 def cmd_configs() -> int:
+    """`s1data configs`: list the packaged config names (their folder on stderr)."""
     root = config_dir()
     for name in packaged_names(root):
         print(name)
@@ -123,6 +127,7 @@ def cmd_configs() -> int:
 
 
 def cmd_stages() -> int:
+    """`s1data stages`: list each stage with its option names."""
     for name in stage_names():
         cls = stage_class(name)
         fields = ", ".join(f"{f.name}" for f in dataclasses.fields(cls.Options))
@@ -131,7 +136,9 @@ def cmd_stages() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="s1data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    """The `s1data` argument parser: run, stages, configs and one subcommand per stage."""
+    p = argparse.ArgumentParser(prog="s1data", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a pipeline config")
@@ -154,8 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `s1data`: dispatch the subcommand; errors print `error: ...` and return 2."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "run":
             return cmd_run(args)

@@ -27,13 +27,21 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from s1eval.http_retry import (
-    Endpoint, RequestFailed, Retryable, RetryPolicy, endpoint_url, post_json_sync, retry_sync, snip,
+    Endpoint,
+    RequestFailed,
+    Retryable,
+    RetryPolicy,
+    endpoint_url,
+    post_json_sync,
+    retry_sync,
+    snip,
 )
 
 log = logging.getLogger(__name__)
@@ -167,14 +175,16 @@ class EngineClient:
              on_result: Callable[[int, Reply], None] | None = None) -> list[Reply]:
         from s1eval.budget.engine import Continuation
 
-        eos = frozenset(i for i in [self.tok.eos_token_id, self.tok.convert_tokens_to_ids("<|im_end|>")] if i is not None)
+        eos = frozenset(i for i in [self.tok.eos_token_id, self.tok.convert_tokens_to_ids("<|im_end|>")]
+                        if i is not None)
         # the OpenAI request fields a config shares with the openai kind: max_tokens caps the reply, seed seeds it
         sampling = dict(sampling or {})
         max_new = int(sampling.pop("max_tokens", None) or self.max_new)
         seed = int(sampling.pop("seed", 0) or 0)
         out = []
         for i, p in enumerate(prompts):
-            ids = self.tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=True)
+            ids = self.tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
+                                               tokenize=True)
             ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
             self.engine.submit(Continuation(i, tuple(ids), max_new, eos, sampling=sampling, seed=seed))
             (_, step), = self.engine.poll()
@@ -217,7 +227,7 @@ class JsonlCache:
                         continue
                     self.data[row["key"]] = row["value"]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the cache's life; close() closes it
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Any:

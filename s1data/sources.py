@@ -18,8 +18,9 @@ stage, after its optional decontamination, as in the script.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from s1data.record import Drop, make_record
 from s1data.subsample import scieval_balanced, shuffle_head
@@ -69,7 +70,8 @@ def _olympic_arena(row, part):
 
 
 def _omni(row, part):
-    return make_record(row["problem"], row["solution"], "math", "KbsdJames/Omni-MATH", _meta(row, "problem", "solution"))
+    return make_record(row["problem"], row["solution"], "math", "KbsdJames/Omni-MATH",
+                       _meta(row, "problem", "solution"))
 
 
 _AGI_DOMAIN = {"sat_en": "english", "sat_math": "math", "lsat_ar": "english", "lsat_lr": "english",
@@ -91,7 +93,8 @@ def _agieval(row, part):
         return make_record(row["question"], row.get("solution"), _AGI_DOMAIN[conf], f"baber/agieval/{conf}",
                            _meta(row, "question", "solution"))
     return make_record(agieval_question(row.get("passage"), row["question"], row.get("options")), row.get("solution"),
-                       _AGI_DOMAIN[conf], f"baber/agieval/{conf}", _meta(row, "question", "solution", "passage", "options"))
+                       _AGI_DOMAIN[conf], f"baber/agieval/{conf}",
+                       _meta(row, "question", "solution", "passage", "options"))
 
 
 XWORD_INSTRUCTION = ("Solve the crossword puzzle. You are presented with a clue as input and the number of "
@@ -114,7 +117,8 @@ def _olympiad_bench(row, part):
 def _aime(row, part):
     if int(row["Year"]) > 2021:
         return Drop("aime:after_2021")
-    return make_record(row["Question"], row["Answer"], "math", "qq8933/AIME_1983_2024", _meta(row, "Question", "Answer"))
+    return make_record(row["Question"], row["Answer"], "math", "qq8933/AIME_1983_2024",
+                       _meta(row, "Question", "Answer"))
 
 
 def _theoremqa(row, part):
@@ -125,7 +129,8 @@ def _theoremqa(row, part):
 
 
 def _usaco(row, part):
-    return make_record(row["question"].strip(), None, "coding", "codegenning/usacobench_formatted", _meta(row, "question"))
+    return make_record(row["question"].strip(), None, "coding", "codegenning/usacobench_formatted",
+                       _meta(row, "question"))
 
 
 def _jeebench(row, part):
@@ -155,7 +160,8 @@ def _scieval(row, part):
     cot = {"SocraticQA": "science", "reagent selection": "science", "MedQA": "health science",
            "PubMedQA": "health science"}.get(row["task_name"], "science")
     return make_record(clean_scieval_question(row["question"]), row["answer"][0], cot,
-                       f"OpenDFM/SciEval/{row['category']}/{row['type']}/{row['task_name']}", _meta(row, "question", "answer"))
+                       f"OpenDFM/SciEval/{row['category']}/{row['type']}/{row['task_name']}",
+                       _meta(row, "question", "answer"))
 
 
 def _s1_prob(row, part):

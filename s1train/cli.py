@@ -13,7 +13,6 @@ import argparse
 import logging
 import sys
 
-
 TRAIN_EXTRA = "trl, peft, datasets, accelerate"
 INSTALL = "pip install -e '.[train]' in a checkout"
 SFT_HELP = f"""usage: s1train sft --config RECIPE [--option value ...]
@@ -38,6 +37,7 @@ def _without_train_extra(argv: list[str], missing: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `s1train`: `sft` goes to s1train.sft, `plan` to s1train.plan; errors return 2."""
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="s1train", description=__doc__.splitlines()[0])

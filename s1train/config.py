@@ -26,8 +26,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
-from s1eval.s1format import DELIMITERS as FORMATS
 from trl import ModelConfig, SFTConfig
+
+from s1eval.s1format import DELIMITERS as FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +166,9 @@ def derive_accumulation(global_batch: int, world_size: int, per_device: int) -> 
     """gradient_accumulation_steps so that per_device x world_size x steps == global_batch."""
     if global_batch % (world_size * per_device):
         raise ConfigError(f"global_batch_size={global_batch} is not a multiple of {world_size} process(es) x "
-                         f"per_device_train_batch_size={per_device}; use a number of processes (GPUs) and a per-device "
-                         f"batch whose product divides {global_batch} (1, 2, 4, 8 or 16 GPUs for the paper's 16)")
+                         f"per_device_train_batch_size={per_device}; use a number of processes (GPUs) and a "
+                         f"per-device batch whose product divides {global_batch} (1, 2, 4, 8 or 16 GPUs for the "
+                         "paper's 16)")
     return global_batch // (world_size * per_device)
 
 

@@ -24,7 +24,6 @@ from typing import Any
 
 from s1data.stages.export import trace_and_attempt, training_text
 from s1eval.s1format import DELIMITERS, assistant_turn
-
 from s1train.config import ConfigError
 
 log = logging.getLogger(__name__)

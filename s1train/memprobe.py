@@ -140,7 +140,8 @@ def planned(cfg: dict[str, Any]) -> float:
 
 def run_subprocess(configs: list[dict[str, Any]], timeout: float = 600, threads: int = 1) -> list[dict[str, Any]]:
     """Measure each configuration in one fresh process (with the allocator settings the CPU method needs)."""
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", OMP_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="false")
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", OMP_NUM_THREADS=str(threads),
+               TOKENIZERS_PARALLELISM="false")
     proc = subprocess.run([sys.executable, "-m", "s1train.memprobe", json.dumps(configs)], env=env,
                           capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
@@ -149,6 +150,7 @@ def run_subprocess(configs: list[dict[str, Any]], timeout: float = 600, threads:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Measure each configuration of the JSON list argument; print one JSON line each (measured vs planned)."""
     import torch
 
     argv = sys.argv[1:] if argv is None else argv

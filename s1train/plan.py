@@ -208,6 +208,7 @@ def min_gpus(inp: PlanInput, limit: int = 1024) -> int | None:
 
 
 def format_plan(plan: Plan) -> str:
+    """The plan as text: the run, the states, each phase's total and parts (peak marked), the verdict, notes."""
     inp, gib = plan.inp, (lambda b: f"{b / GIB:8.2f} GiB")
     flags = [f for f, on in (("cpu offload", inp.cpu_offload), ("activation offload", inp.activation_offload)) if on]
     lines = [f"model {inp.model.name}: {inp.model.params_total / 1e9:.2f}B parameters; {inp.gpus} GPU(s), "
@@ -239,6 +240,7 @@ def suggestions(inp: PlanInput) -> list[str]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add `s1train plan`'s options to a parser."""
     p.add_argument("--model", required=True, help="known model (e.g. Qwen/Qwen2.5-32B-Instruct) or a model folder")
     p.add_argument("--gpus", required=True, help="number of GPUs (data-parallel processes)",
                    type=bounded(int, lambda n: n >= 1, "a whole number of GPUs >= 1", "e.g. --gpus 16"))

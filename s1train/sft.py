@@ -1,7 +1,8 @@
 """`s1train sft`: the s1 SFT script, trl style: parse, resolve, data, trainer, train, save.
 
     s1train sft --config recipes/s1_32b.yaml [--option value ...]
-    accelerate launch --config_file s1train/configs/accelerate/fsdp.yaml -m s1train.cli sft --config recipes/s1_32b.yaml
+    accelerate launch --config_file s1train/configs/accelerate/fsdp.yaml \\
+        -m s1train.cli sft --config recipes/s1_32b.yaml
 
 Before training it logs (and writes to `output_dir/s1train_run.json`) what the run will do: the global batch
 and how it is made, the number of optimizer steps, how many samples exceed the block and what happens to them,
@@ -72,6 +73,7 @@ def build(argv: list[str]):
 
 
 def main(argv: list[str]) -> int:
+    """`s1train sft`: build the trainer, write s1train_run.json, train, save (and push); the loss history is added."""
     trainer, record = build(argv)
     args = trainer.args
     run_file = Path(args.output_dir) / "s1train_run.json"

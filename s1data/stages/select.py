@@ -93,7 +93,8 @@ def in_seed_set(row: dict[str, Any], opts: SelectOptions) -> bool:
     source = str(row.get("source_type", "")).lower()
     if any(s in source for s in opts.seed_sources):
         return True
-    return any(s in source for s in opts.seed_math_sources) and (row.get(opts.length_column) or 0) > opts.seed_min_math_tokens
+    return (any(s in source for s in opts.seed_math_sources)
+            and (row.get(opts.length_column) or 0) > opts.seed_min_math_tokens)
 
 
 def _by_domain(rows: list[dict[str, Any]], idx: list[int], opts: SelectOptions) -> dict[str, list[int]]:
