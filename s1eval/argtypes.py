@@ -7,7 +7,8 @@ given, what is allowed and how to fix it, in one line, with exit status 2.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def bounded(cast: Callable[[str], Any], ok: Callable[[Any], bool], allowed: str, fix: str) -> Callable[[str], Any]:

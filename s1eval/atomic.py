@@ -11,8 +11,9 @@ import functools
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -70,6 +70,7 @@ def s1_argument_problem(args: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `s1eval COMMAND ...`: runs the command; returns its exit status (2 for an unknown one)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: s1eval COMMAND ...\n\n" + USAGE)

@@ -67,6 +67,7 @@ def write_marker(folder: Path, argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `s1eval demo`: a budget sweep of the embedded mini-s1 model; returns the sweep's status."""
     parser = argparse.ArgumentParser(prog="s1eval demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", default="demo_out", type=Path,
                         help="sweep folder: new, empty, or a previous demo's (whose outputs are replaced)")

@@ -11,8 +11,9 @@ inside thinking or mid-sentence), so budget statistics and truncation are read s
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from s1eval.atomic import write_jsonl_atomic
 from s1eval.budget.stats import collector_for

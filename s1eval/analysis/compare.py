@@ -171,6 +171,7 @@ def apply_gate(results: list[TaskComparison], tolerance: float, alpha: float | N
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `s1eval compare`."""
     p = argparse.ArgumentParser(prog="s1eval compare", description=__doc__.split("\n\n")[0])
     p.add_argument("base", type=Path, help="baseline: lm-eval output folder or samples file")
     p.add_argument("new", type=Path, help="candidate: lm-eval output folder or samples file")

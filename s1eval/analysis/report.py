@@ -129,6 +129,7 @@ def task_row(results: dict[str, Any], results_path: Path, task: str, paper: dict
 
 
 def run_entry(results_path: Path, paper: dict[str, Any], tasks: list[str] | None) -> dict[str, Any]:
+    """One results JSON as a run: model, gen_kwargs, versions, run record, budget stats and its task rows."""
     results = json.loads(results_path.read_text(encoding="utf-8"))
     config = results.get("config") or {}
     record = config.get("s1_run_record") or {}
@@ -142,6 +143,7 @@ def run_entry(results_path: Path, paper: dict[str, Any], tasks: list[str] | None
 
 
 def find_results(path: Path) -> list[Path]:
+    """The results JSON itself, or every results_*.json under a folder (sorted); OutputError when none."""
     if path.is_file():
         return [path]
     found = sorted(path.rglob("results_*.json")) if path.is_dir() else []
@@ -169,6 +171,7 @@ def _paper_cell(matches: list[dict[str, Any]]) -> str:
 
 
 def render_runs(runs: list[dict[str, Any]]) -> list[str]:
+    """The markdown "Runs" section: a table row per task of each run, then what "cut off" counts."""
     lines = ["## Runs", "", "| run | model | task | n | accuracy | 95% CI | thinking (mean) | cut off | settings "
              "| paper, same settings |", "|---|---|---|---:|---:|---|---:|---:|---|---|"]
     for i, run in enumerate(runs, 1):
@@ -185,6 +188,7 @@ def render_runs(runs: list[dict[str, Any]]) -> list[str]:
 
 
 def render_paper(paper: dict[str, Any], tasks: set[str]) -> list[str]:
+    """The paper's numbers as markdown: a table per task of `tasks`, then the readings of ambiguous settings."""
     lines = ["## The paper's numbers", ""]
     for task in sorted(tasks):
         entries = [e for e in paper["entries"] if e["task"] == task]
@@ -209,6 +213,7 @@ def render_paper(paper: dict[str, Any], tasks: set[str]) -> list[str]:
 
 
 def render_records(runs: list[dict[str, Any]]) -> list[str]:
+    """The markdown "Run records" section: each run's model, gen_kwargs, lm-eval version and run record."""
     lines = ["## Run records", ""]
     for i, run in enumerate(runs, 1):
         lines.append(f"### Run {i}: {run['results_file']}")
@@ -223,12 +228,14 @@ def render_records(runs: list[dict[str, Any]]) -> list[str]:
 
 
 def render(runs: list[dict[str, Any]], paper: dict[str, Any]) -> str:
+    """The whole markdown report: the runs, the paper's numbers for their tasks, and the run records."""
     tasks = {t["task"] for r in runs for t in r["tasks"]}
     lines = ["# s1eval report", "", *render_runs(runs), "", *render_paper(paper, tasks), "", *render_records(runs)]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `s1eval report`."""
     p = argparse.ArgumentParser(prog="s1eval report", description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="lm-eval output folder or results JSON")
     p.add_argument("--output", type=Path, metavar="DIR", help="write DIR/report.md and DIR/report.json")

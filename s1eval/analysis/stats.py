@@ -47,6 +47,7 @@ UNKNOWN_HINT = ("pass --budget N (the budget the run applied) or, for max_tokens
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `s1eval stats`."""
     p = argparse.ArgumentParser(prog="s1eval stats", description=__doc__.split("\n\n")[0])
     p.add_argument("samples", type=Path, help="lm-eval samples JSONL (s1eval's or the original fork's)")
     p.add_argument("--tokenizer", required=True, help="tokenizer hub id or folder (Qwen2.5's for s1 models)")
@@ -57,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=_positive, default=None, dest="max_length",
                    help="the model's context length in the run: resolves auto budgets and budgets it lowered")
     p.add_argument("--forced-answer-prefix", default=None,
-                   help=f"text written after a forced end (default: the row's gen_kwargs, else {FORCED_ANSWER_PREFIX!r})")
+                   help="text written after a forced end (default: the row's gen_kwargs, "
+                        f"else {FORCED_ANSWER_PREFIX!r})")
     p.add_argument("--output", type=Path, help="write one JSON row per response here")
     p.add_argument("--json", type=Path, dest="json_out", help="write the summary as JSON here")
     return p
@@ -221,6 +223,7 @@ def summarize_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def render(summary: dict[str, Any]) -> str:
+    """The summary as text: thinking and answer tokens, forced answers, and responses over budget."""
     lines = [f"{summary['responses']} responses"]
 
     def over(key: str) -> str:

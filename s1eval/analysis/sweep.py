@@ -96,6 +96,7 @@ def _count(v: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `s1eval sweep`."""
     p = argparse.ArgumentParser(prog="s1eval sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="s1hf, s1vllm or s1api")
     p.add_argument("--model_args", default="", help="as for lm_eval")
@@ -155,6 +156,7 @@ def _control(v: str) -> str:
 
 
 def settings_of(args: argparse.Namespace) -> list[Setting]:
+    """The sweep's settings: every (control, budget, ignores) combination, controls varying slowest."""
     grid = itertools.product(args.controls, args.max_tokens_thinking, args.ignores)
     return [Setting(b, n, args.ignore_str, c) for c, b, n in grid]
 
@@ -202,6 +204,7 @@ def run_setting(lm: Any, task_manager: Any, args: argparse.Namespace, setting: S
 
 
 def build_model(args: argparse.Namespace) -> Any:
+    """The lm-eval model named by --model, built from --model_args (with --batch_size and --device when given)."""
     from lm_eval.api.registry import get_model
 
     extra = {"batch_size": args.batch_size, "device": args.device}
@@ -209,6 +212,7 @@ def build_model(args: argparse.Namespace) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `s1eval sweep`: runs the unfinished settings, then the summary; returns 0, or 2 on bad input."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     from s1eval import _autoload

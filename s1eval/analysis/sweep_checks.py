@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from s1eval.fingerprint import check_model_location, looks_like_path, model_identity
 
@@ -53,8 +54,8 @@ def sweep_identity(args: argparse.Namespace, model_args: dict[str, Any], extra: 
                    task_manager: Any) -> dict[str, Any]:
     """Everything that decides the sweep's responses and scores (s1eval.analysis.sweep_manifest says why each)."""
     import s1eval
-    from s1eval.grading import GRADER_VERSION
     from s1eval.analysis.sweep_manifest import task_identity
+    from s1eval.grading import GRADER_VERSION
 
     revision = model_args.get("revision")
     identity = {

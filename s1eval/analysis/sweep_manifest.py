@@ -44,6 +44,7 @@ class SweepFolderError(ValueError):
 
 
 def digest(value: Any) -> str:
+    """SHA-256 hex of the value's JSON with sorted keys (str() for what JSON cannot encode)."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -15,11 +15,12 @@ import io
 import json
 import re
 import statistics
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from s1eval.data import read_jsonl
 from s1eval.atomic import write_text_atomic
+from s1eval.data import read_jsonl
 
 FIELDS = ("setting", "task", "budget", "ignores", "control", "n", "accuracy", "ci_low", "ci_high",
           "stats_n", "thinking_tokens_mean", "within_budget_share", "forced_share")
@@ -37,6 +38,7 @@ def _read_jsonl(path: Path | None) -> list[dict[str, Any]]:
 
 
 def setting_rows(folder: Path, setting: Any, tasks: Sequence[str]) -> list[dict[str, Any]]:
+    """One summary row per task with samples in a setting's folder: accuracy with its CI, and budget statistics."""
     from s1eval.scaling.statistics import accuracy_ci
 
     rows = []

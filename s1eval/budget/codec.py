@@ -7,8 +7,9 @@ only when it is one added token (`atomic_id`); any other stop is matched in the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 
 class Codec:

@@ -41,8 +41,9 @@ allowed keys or values. Our keys are removed from the kwargs handed to an engine
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from s1eval.budget.control import parse_control, step_delimiters
 from s1eval.budget.errors import BudgetConfigError

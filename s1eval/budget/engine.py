@@ -13,8 +13,9 @@ request API, an async HTTP pool) implement `submit` / `poll` directly.
 from __future__ import annotations
 
 import abc
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Literal, Sequence
+from typing import Any, Literal
 
 from s1eval.budget.sampling import GREEDY, Sampling, from_mapping
 
@@ -124,7 +125,7 @@ class Engine(abc.ABC):
     def pending(self) -> int:
         """Number of submitted continuations not yet returned by `poll`."""
 
-    def release(self, key: Hashable) -> None:
+    def release(self, key: Hashable) -> None:  # noqa: B027 - an optional hook: the default keeps no state
         """The request `key` is finished: drop any state kept for it (e.g. its KV cache)."""
 
 

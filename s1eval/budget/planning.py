@@ -19,8 +19,8 @@ too small for the reserve itself, it is kept as long as one answer token remains
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from s1eval.budget.codec import Codec
 from s1eval.budget.config import BudgetConfig

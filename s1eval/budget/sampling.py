@@ -13,8 +13,9 @@ The three translations sit side by side below (`to_vllm`, `to_transformers`, `to
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from s1eval.budget.errors import BudgetConfigError
 

@@ -11,7 +11,7 @@ it, so a killed run keeps every finished request).
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from tqdm.auto import tqdm
 

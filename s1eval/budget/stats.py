@@ -272,11 +272,10 @@ def _text_config(preset: str, forced_answer_prefix: str) -> BudgetConfig:
 
 def _natural_possible(tokens: int, thinking: str, cfg: BudgetConfig, budget: int | None) -> bool:
     """Could an accepted natural end leave `tokens` thinking tokens (text `thinking`)?"""
-    if budget is not None:
-        # A round may generate `left` tokens; a stop among them leaves at most budget - 1 of thinking.
-        # Rejection sampling asks for left + 1 and accepts an end that fits: up to the whole budget.
-        if tokens > (budget if cfg.rejection_sample else budget - 1):
-            return False
+    # A round may generate `left` tokens; a stop among them leaves at most budget - 1 of thinking.
+    # Rejection sampling asks for left + 1 and accepts an end that fits: up to the whole budget.
+    if budget is not None and tokens > (budget if cfg.rejection_sample else budget - 1):
+        return False
     # that end would have been dropped and the ignore string appended; rejection sampling accepts
     # any try that ends within the budget and never applies the minimum (machine._rejection_step)
     if not cfg.rejection_sample and cfg.min_tokens_method == "append" and tokens < cfg.min_tokens_thinking:

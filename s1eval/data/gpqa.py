@@ -36,7 +36,8 @@ PRIVATE_FIELDS = ("question", "choices", "prompt")
 
 ACCESS_HELP = (
     "GPQA Diamond could not be loaded from the hub dataset 'Idavidrein/gpqa' (config 'gpqa_diamond'). It is gated: "
-    "accept its terms at https://huggingface.co/datasets/Idavidrein/gpqa, then `huggingface-cli login` (or set HF_TOKEN) "
+    "accept its terms at https://huggingface.co/datasets/Idavidrein/gpqa, then `huggingface-cli login` "
+    "(or set HF_TOKEN) "
     "and make sure HF_HUB_OFFLINE is not set. Or use a local copy of the official CSV: "
     "--metadata '{\"gpqa_data\": \"/path/to/gpqa_diamond.csv\"}'. Original error: "
 )

@@ -15,7 +15,7 @@ The optional LLM judge (`s1eval.grading.judge`; math tasks only) is consulted fo
 wrong, exactly as in the tasks; its replies are cached, so re-grading the same file costs nothing the second time.
 The API key is read from the environment variable named by ``--judge-api-key-env`` (default OPENAI_API_KEY; ``""``
 for an endpoint without a key), never from the command line.
-"""
+"""  # noqa: E501 - one prose line of the docstring is long; rewrapping it would change the docstring
 
 from __future__ import annotations
 
@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from s1eval.argtypes import bounded
+from s1eval.atomic import write_text_atomic
 from s1eval.data import read_jsonl
 from s1eval.grading import GRADER_VERSION
 from s1eval.grading.extract import DEFAULT_ANSWER_DELIMITERS
 from s1eval.grading.grade import Grade, grade_math_batch
 from s1eval.grading.judge import Judge, JudgeConfig, JudgeError, grader_id
 from s1eval.grading.pool import DEFAULT_TIMEOUT_S, WorkerPool
-from s1eval.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -47,23 +47,28 @@ TASK_KINDS = {"aime24": "aime", "aime25": "aime", "math500": "math", "gpqa_diamo
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `s1eval grade`."""
     p = argparse.ArgumentParser(prog="s1eval grade", description=__doc__.split("\n\n")[0])
     p.add_argument("--task", required=True, choices=sorted(TASK_KINDS), help="which benchmark's rules to apply")
     p.add_argument("file", help="lm-eval samples JSONL or a JSONL of {response, gold[, choices]} rows")
     p.add_argument("--output", "-o", help="where to write the graded JSONL (default: stdout)")
     p.add_argument("--delimiter", action="append", dest="delimiters", metavar="TEXT",
                    help=f"answer delimiter (repeatable; default: {', '.join(DEFAULT_ANSWER_DELIMITERS)})")
-    p.add_argument("--workers", type=POSITIVE_INT, default=None, help="grading worker processes (default: min(4, CPUs))")
-    p.add_argument("--timeout", type=POSITIVE_SECONDS, default=DEFAULT_TIMEOUT_S, help="seconds per comparison (default 5)")
+    p.add_argument("--workers", type=POSITIVE_INT, default=None,
+                   help="grading worker processes (default: min(4, CPUs))")
+    p.add_argument("--timeout", type=POSITIVE_SECONDS, default=DEFAULT_TIMEOUT_S,
+                   help="seconds per comparison (default 5)")
     j = p.add_argument_group("LLM judge (off unless --judge-base-url and --judge-model are given; math tasks only)")
     j.add_argument("--judge-base-url", metavar="URL", help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1")
     j.add_argument("--judge-model", metavar="NAME", help="judge model, e.g. gpt-4o-mini")
     j.add_argument("--judge-api-key-env", metavar="VAR", default="OPENAI_API_KEY",
                    help="environment variable holding the API key (default OPENAI_API_KEY; '' for none)")
     j.add_argument("--judge-cache", metavar="DIR", help="reply cache (default ~/.cache/s1eval/judge)")
-    j.add_argument("--judge-timeout", type=POSITIVE_SECONDS, default=60.0, metavar="S", help="seconds per request (default 60)")
+    j.add_argument("--judge-timeout", type=POSITIVE_SECONDS, default=60.0, metavar="S",
+                   help="seconds per request (default 60)")
     j.add_argument("--judge-retries", type=COUNT, default=4, metavar="N", help="retries per request (default 4)")
-    j.add_argument("--judge-concurrency", type=POSITIVE_INT, default=4, metavar="N", help="parallel requests (default 4)")
+    j.add_argument("--judge-concurrency", type=POSITIVE_INT, default=4, metavar="N",
+                   help="parallel requests (default 4)")
     return p
 
 

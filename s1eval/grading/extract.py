@@ -33,6 +33,8 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from s1eval.grading.mathspans import mask_math, split_sentences
+from s1eval.grading.prose_value import value_in
 from s1eval.grading.segment import (
     DEFAULT_ANSWER_DELIMITERS,
     MAX_SEGMENT_CHARS,
@@ -43,15 +45,14 @@ from s1eval.grading.segment import (
     odd_dollars,
     strip_closing_markers,
 )
-from s1eval.grading.mathspans import mask_math, split_sentences
-from s1eval.grading.prose_value import value_in
 from s1eval.grading.statement import extract_statement, retracts
 
 __all__ = ["ANSWER_TAG_RE", "DEFAULT_ANSWER_DELIMITERS", "Extraction", "answer_segment", "extract", "extract_boxed",
            "extract_final_answer", "match_brace"]
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_BOX_SEP_RE = re.compile(r"^(?:\\quad|\\qquad|\\,|\\;|\\ |\\\)|\\\(|\\\[|\\\]|\\text\{\s*(?:and|or)\s*\}|and|or|[\s,;$.])*$")
+_BOX_SEP_RE = re.compile(r"^(?:\\quad|\\qquad|\\,|\\;|\\ |\\\)|\\\(|\\\[|\\\]|"
+                         r"\\text\{\s*(?:and|or)\s*\}|and|or|[\s,;$.])*$")
 # "\boxed{a} for part (a) and \boxed{b}": a joining word with a few words around it still joins the boxes.
 _BOX_SEP_AND_RE = re.compile(r"^[^{}]{0,40}$")
 ANSWER_TAG_RE = re.compile(
@@ -59,7 +60,8 @@ ANSWER_TAG_RE = re.compile(
 )
 # A line that is only a header: "**Final Answer**", "### Final Answer", "# Answer" (PRM800K), "Final Answer".
 _ANSWER_HEADER_RE = re.compile(
-    r"^[ \t]*(?:[-*][ \t]+)?(?:#{1,4}[ \t]*)?(?:(?:\*\*|__)[ \t]*)?(?:\d{1,2}[.)][ \t]*)?(?:step[ \t]+\d{1,2}[ \t]*:[ \t]*)?"
+    r"^[ \t]*(?:[-*][ \t]+)?(?:#{1,4}[ \t]*)?(?:(?:\*\*|__)[ \t]*)?(?:\d{1,2}[.)][ \t]*)?"
+    r"(?:step[ \t]+\d{1,2}[ \t]*:[ \t]*)?"
     r"(?:the[ \t]+)?(?:final[ \t]+answer|answer)[ \t]*"
     r"(?:(?:\*\*|__)[ \t]*)?(?:[:：][ \t]*(?:(?:\*\*|__)[ \t]*)?)?$",
     re.I | re.M,
@@ -85,8 +87,8 @@ class Extraction:
     """The answer a response states, which rule found it, and whether the response finished."""
 
     answer: str | None
-    # boxed | answer_line | statement | bare | announced (an answer); none | unclosed_box | cut_in_thinking | undecided |
-    # retracted | continues (no answer; see `statement.Statement` for the last three)
+    # boxed | answer_line | statement | bare | announced (an answer); none | unclosed_box | cut_in_thinking |
+    # undecided | retracted | continues (no answer; see `statement.Statement` for the last three)
     rule: str
     finished: bool = False
     # Where the text the answer came from ends in the segment: a box's end, a value-only answer line's end, the
@@ -258,7 +260,7 @@ _DISPLAY_OPEN = {"\\[": "\\]", "$$": "$$"}
 
 
 def _display_block(rest: str) -> tuple[str | None, int]:
-    """An answer given as display math over several lines (`Answer:\\n\\\\[\\n x \\n\\\\]`): (content, end in `rest`)."""
+    """An answer given as display math over several lines (`Answer:\\n\\\\[\\n x \\n\\\\]`): (content, end in `rest`)."""  # noqa: E501 - rewrapping would change the docstring
     stripped = rest.lstrip()
     skipped = len(rest) - len(stripped)
     for opening, closing in _DISPLAY_OPEN.items():

@@ -59,8 +59,17 @@ from pathlib import Path
 from typing import Any
 
 from s1eval.atomic import write_text_atomic
-from s1eval.http_retry import Endpoint, RequestFailed, Retryable, RetryPolicy, endpoint_url, post_json_sync, \
-    retry_sync, shown_url, snip
+from s1eval.http_retry import (
+    Endpoint,
+    RequestFailed,
+    Retryable,
+    RetryPolicy,
+    endpoint_url,
+    post_json_sync,
+    retry_sync,
+    shown_url,
+    snip,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +111,7 @@ class JudgeError(RequestFailed):
 
 
 def default_cache_dir() -> Path:
+    """The reply cache folder: $XDG_CACHE_HOME/s1eval/judge, else ~/.cache/s1eval/judge."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "s1eval" / "judge"
 
@@ -195,6 +205,7 @@ def parse_verdict(reply: str | None, *, last_line: bool = False) -> bool | None:
 
 
 def cache_key(model: str, gold: str, answer: str, prompt_version: int = PROMPT_VERSION) -> str:
+    """SHA-256 hex naming a reply in the cache: of the model, prompt version, gold and answer."""
     blob = json.dumps({"model": model, "prompt_version": prompt_version, "gold": gold, "answer": answer},
                       sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

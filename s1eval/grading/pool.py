@@ -14,6 +14,7 @@ parent dies sees end-of-file on its pipe and exits.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import subprocess
@@ -184,15 +185,11 @@ class WorkerPool:
         """Stop all workers (politely, then by force)."""
         with self._lock:
             for worker in self._workers:
-                try:
+                with contextlib.suppress(BrokenPipeError, OSError):
                     worker.send(None)
-                except (BrokenPipeError, OSError):
-                    pass
             for worker in self._workers:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.proc.wait(timeout=1)
-                except subprocess.TimeoutExpired:
-                    pass
                 worker.kill()
             self._workers = []
 

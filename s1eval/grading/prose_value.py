@@ -88,7 +88,7 @@ _IN_SET_RE = re.compile(r"^\s*(?:is\s+)?(?:in|∈|\\in)\s+(?:the\s+(?:interval|s
 def _last(pattern: re.Pattern[str], text: str, pos: int = 0) -> re.Match[str] | None:
     """The last match of `pattern` in `text` (one linear pass)."""
     found = None
-    for found in pattern.finditer(text, pos):
+    for found in pattern.finditer(text, pos):  # noqa: B007 - keeps the last match
         pass
     return found
 
@@ -183,9 +183,7 @@ def _math_run(text: str) -> tuple[str, int]:
                 break  # "5 6": two values side by side are not one expression
             out.append(tok)
             has_value_token = True
-        elif tok.isspace():
-            out.append(tok)
-        elif tok.startswith("\\"):  # a LaTeX command written outside math delimiters ("is \\frac{1}{3}")
+        elif tok.isspace() or tok.startswith("\\"):  # or a LaTeX command outside math delimiters ("is \\frac{1}{3}")
             out.append(tok)
         elif tok.isalpha():
             if tok.lower() not in _MATH_WORDS and len(tok) > 1:

@@ -18,6 +18,7 @@ def _write_jsonl(rows, path: str) -> None:
 
 
 def main(argv=None) -> int:
+    """Entry point of `python -m s1eval.mini COMMAND`; returns 0."""
     from s1eval.mini.data import TEST_FILE, TEST_SEED, TEST_SIZE
     from s1eval.mini.problems import K_MAX, K_MIN
     from s1eval.mini.traces import PLAIN, TraceConfig

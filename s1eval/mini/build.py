@@ -37,8 +37,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from s1eval.mini.traces import TraceConfig
 from s1eval.atomic import write_text_atomic
+from s1eval.mini.traces import TraceConfig
 
 log = logging.getLogger(__name__)
 TEACHER = TraceConfig()  # the teacher's slip and re-check rates
@@ -188,6 +188,7 @@ def write_candidates(out: Path, n: int, seed: int) -> None:
 
 
 def export_dir(s1data_out: Path) -> Path:
+    """The one `*_export/hf_dataset` folder of an s1data run; RuntimeError unless there is exactly one."""
     hits = sorted(s1data_out.glob("*_export/hf_dataset"))
     if len(hits) != 1:
         raise RuntimeError(f"expected one export folder under {s1data_out}, found {hits}")

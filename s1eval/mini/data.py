@@ -28,10 +28,12 @@ def make_test_rows(n: int = TEST_SIZE, seed: int = TEST_SEED) -> list[dict[str, 
 
 
 def dumps(rows: list[dict[str, Any]]) -> str:
+    """Rows as JSONL text (one JSON object a line, non-ASCII kept)."""
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
 def write_test_file(path: str | Path = TEST_FILE, n: int = TEST_SIZE, seed: int = TEST_SEED) -> Path:
+    """Write `n` test rows drawn with `seed` to `path` (the shipped file by default); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(dumps(make_test_rows(n, seed)), encoding="utf-8")

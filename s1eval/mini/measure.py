@@ -21,6 +21,7 @@ FEATURES = ("family", "x0", "a", "b", "k")
 
 
 def entropy_bits(values: list[int]) -> float:
+    """Shannon entropy, in bits, of the empirical distribution of `values`."""
     counts = Counter(values)
     n = len(values)
     return -sum(c / n * math.log2(c / n) for c in counts.values())
@@ -88,6 +89,7 @@ def measure(n: int = 1000, seed: int = 0, pool: int = 50_000, split: str = "dev"
 
 
 def format_report(m: dict[str, Any]) -> str:
+    """`measure()`'s result as text: the answer distribution, then each baseline, most accurate first."""
     lines = [f"{m['n']} held-out problems; chance {m['chance']:.2%}",
              f"distinct answers {m['distinct_answers']} of {P}; entropy {m['entropy_bits']:.3f} bits "
              f"(uniform {m['max_entropy_bits']:.3f}); largest answer share {m['max_class_share']:.2%}"]

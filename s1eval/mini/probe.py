@@ -77,7 +77,8 @@ class ProbeReport:
         lines = max(self.lines, 1)
         return {"wrong_map_per_line": self.bad_lookup / lines, "wrong_sum_per_line": self.bad_sum / lines,
                 "started_right": self.started_right / self.problems,
-                "complete_traces": self.complete / self.problems, "final_value_right": self.final_right / self.problems,
+                "complete_traces": self.complete / self.problems,
+                "final_value_right": self.final_right / self.problems,
                 "ended_on_its_own": self.ended / self.problems}
 
     def format(self) -> str:
@@ -157,6 +158,7 @@ def forced_accuracy(model_dir: str, n: int = 64, seed: int = 0, split: str = "de
 
 
 def probe_summary(model_dir: str, **kwargs: Any) -> str:
+    """A model's probe as text: teacher-forced token accuracy, greedy trace checks, the first incomplete trace."""
     report, results = probe(model_dir, **kwargs)
     worst = next(((p, t) for p, t, c in results if not c.complete), None)
     forced = forced_accuracy(model_dir, n=kwargs.get("n", 64), seed=kwargs.get("seed", 0),

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator
 
 #: The prime modulus: answers are 0..40 (chance 1/41), every number fits in two digits. 89 (six maps, a
 #: 534-entry table) was not learnable in the CPU budget (MODEL_CARD.md, runs 1-6); 41 with four maps is 164.
@@ -102,7 +102,7 @@ class Problem:
     @cached_property
     def answer(self) -> int:
         x = self.x0
-        for _, _, _, x in self.steps():
+        for _, _, _, x in self.steps():  # noqa: B007 - keeps the last step's value
             pass
         return x
 

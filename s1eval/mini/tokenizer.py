@@ -20,15 +20,15 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from s1eval.mini.problems import FAMILIES, P, R, Problem
+from s1eval.mini.problems import FAMILIES, P, Problem, R
 from s1eval.mini.traces import ANSWER_PREFIX, TraceConfig, write_trace
 from s1eval.s1format import FORCED_ANSWER_PREFIX
 from s1eval.testing.tiny_model import (
     _N_ORDINARY,
     _PRETOKENIZE_REGEX,
     _SPECIAL_STRINGS,
-    _write_tokenizer,
     TINY_SPECIAL,
+    _write_tokenizer,
 )
 
 SPECIAL_IDS = dict(TINY_SPECIAL)

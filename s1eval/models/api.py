@@ -13,7 +13,7 @@ since lm-eval copies `--model_args` into its results file. Data parallelism on a
 
 Budget forcing itself lives in `s1eval.budget`; this class only loads the tokenizer, builds the
 HTTP engine (s1eval.models.api_engine) and answers lm-eval's questions about the model.
-"""
+"""  # noqa: E501 - the example command line is one unbroken --model_args value
 
 from __future__ import annotations
 

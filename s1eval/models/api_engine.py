@@ -24,12 +24,18 @@ import logging
 import queue
 import threading
 import weakref
-from typing import Any, Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 from s1eval.budget.engine import Continuation, Engine, Step
 from s1eval.http_retry import Endpoint, RetryPolicy, post_json_async, retry_async, snip
 from s1eval.models.api_protocol import (
-    APIConfig, APIRequestError, completions_url, cut_unsent_stops, request_payload, step_from_response,
+    APIConfig,
+    APIRequestError,
+    completions_url,
+    cut_unsent_stops,
+    request_payload,
+    step_from_response,
 )
 
 log = logging.getLogger(__name__)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import difflib
 import logging
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from s1eval.budget import RequestSpec, StatsCollector, parse_gen_kwargs, run_requests
-from s1eval.budget.config import ALL_KEYS, BudgetConfigError
 from s1eval.budget.codec import Codec
+from s1eval.budget.config import ALL_KEYS, BudgetConfigError
 from s1eval.budget.control import add_instruction, instruction
 from s1eval.budget.engine import Engine
 from s1eval.budget.planning import fit_generation

@@ -14,7 +14,8 @@ how many rows they are.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # The key namespace: lm-eval's own entries use the method name ("generate_until").
 STATS_ATTR = "s1eval_stats:generate_until"

@@ -18,7 +18,8 @@ depend on batch composition.
 from __future__ import annotations
 
 import logging
-from typing import Any, Hashable, Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any
 
 import torch
 

@@ -16,8 +16,9 @@ import dataclasses
 import inspect
 import itertools
 import logging
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Sequence
+from typing import Any
 
 from s1eval.budget.engine import BatchedEngine, Continuation, Engine, Step, stop_string_cut
 from s1eval.budget.sampling import to_vllm
@@ -121,7 +122,7 @@ class _Chunk:
     """A continuation in flight and what it has produced so far."""
 
     cont: Continuation
-    session: "_Session | None"
+    session: _Session | None
     new_ids: list[int] = field(default_factory=list)
     cached: int = 0
     watched: frozenset[int] = frozenset()  # ids that may complete one of its stop strings (see MAX_WATCHED_IDS)

@@ -7,7 +7,7 @@ number of ignored ends (sorted by thinking tokens), 95% CIs as error bars. Setti
 thinking tokens (budget 0: the no-thinking baseline) is drawn as a dashed horizontal line instead. Uses matplotlib's Agg canvas
 directly (no global backend switch, no display needed); matplotlib comes with every engine extra (and the ``plot``
 extra); `require_matplotlib()` checks for it before a sweep loads its model.
-"""
+"""  # noqa: E501 - one prose line of the docstring is long; rewrapping it would change the docstring
 
 from __future__ import annotations
 

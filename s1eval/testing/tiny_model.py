@@ -146,11 +146,12 @@ QWEN25_CHAT_TEMPLATE = r"""{%- if tools %}
 {%- if add_generation_prompt %}
     {{- '<|im_start|>assistant\n' }}
 {%- endif %}
-"""
+"""  # noqa: E501 - Qwen2.5's chat template verbatim (its lines are its own)
 
 # Qwen2's pre-tokenizer regex (the same one transformers' Qwen2Tokenizer rebuilds on load).
 _PRETOKENIZE_REGEX = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"""
+    r"""\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
 
 # Training text for the BPE merges.  It must never contain "?" (so "?" is always one token of its
@@ -254,8 +255,10 @@ def _write_tokenizer(tok, out: Path) -> None:
     (out / "tokenizer_config.json").write_text(json.dumps(_tokenizer_config(), indent=2, ensure_ascii=False) + "\n")
     special_map = {
         "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
-        "eos_token": {"content": "<|im_end|>", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False},
-        "pad_token": {"content": "<|endoftext|>", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False},
+        "eos_token": {"content": "<|im_end|>", "lstrip": False, "normalized": False, "rstrip": False,
+                      "single_word": False},
+        "pad_token": {"content": "<|endoftext|>", "lstrip": False, "normalized": False, "rstrip": False,
+                      "single_word": False},
     }
     (out / "special_tokens_map.json").write_text(json.dumps(special_map, indent=2) + "\n")
 
@@ -536,7 +539,8 @@ def build_tiny_model(out_dir, variant: str = "ends", hidden_size: int = _HIDDEN,
     if intermediate_size < 1:
         raise ValueError(f"intermediate_size must be >= 1, not {intermediate_size}")
     if end_logit is not None and not (float(end_logit) < 0.0 and float(end_logit) > -30.0):
-        raise ValueError(f"end_logit must be negative (and > -30) so that greedy decoding is unchanged, not {end_logit}")
+        raise ValueError("end_logit must be negative (and > -30) so that greedy decoding is unchanged, "
+                         f"not {end_logit}")
     from safetensors.torch import save_file
 
     out = Path(out_dir)
@@ -569,14 +573,19 @@ def build_tiny_model(out_dir, variant: str = "ends", hidden_size: int = _HIDDEN,
 
 
 def main(argv=None) -> int:
+    """Entry point of `python -m s1eval.testing.tiny_model OUT ...`: builds the model, prints its folder; returns 0."""
     parser = argparse.ArgumentParser(prog="python -m s1eval.testing.tiny_model", description=__doc__.splitlines()[0])
     parser.add_argument("out", help="folder to write the model to")
-    parser.add_argument("--variant", choices=VARIANTS, default="ends", help="'ends' thinks briefly; 'never' never stops thinking")
+    parser.add_argument("--variant", choices=VARIANTS, default="ends",
+                        help="'ends' thinks briefly; 'never' never stops thinking")
     parser.add_argument("--hidden-size", type=int, default=_HIDDEN,
-                        help=f"residual width, a multiple of 64 (default {_HIDDEN}); larger builds keep the greedy behaviour")
-    parser.add_argument("--layers", type=int, default=1, help="decoder layers (default 1); extra layers compute but write nothing")
+                        help=f"residual width, a multiple of 64 (default {_HIDDEN}); "
+                             "larger builds keep the greedy behaviour")
+    parser.add_argument("--layers", type=int, default=1,
+                        help="decoder layers (default 1); extra layers compute but write nothing")
     parser.add_argument("--intermediate-size", type=int, default=None,
-                        help=f"MLP width (default {_INTERMEDIATE} at hidden size {_HIDDEN}, else hidden_size * 11 // 4)")
+                        help=f"MLP width (default {_INTERMEDIATE} at hidden size {_HIDDEN}, "
+                             "else hidden_size * 11 // 4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the extra layers' random weights")
     parser.add_argument("--end-logit", type=float, default=None,
                         help="negative, e.g. -3.5: <|im_start|> is sampled at every thinking step with probability "

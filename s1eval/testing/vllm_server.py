@@ -24,8 +24,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from s1eval.testing.ports import LOCALHOST, PortReservation
 
@@ -50,7 +50,7 @@ class VLLMServer:
     def url(self) -> str:
         return f"http://{LOCALHOST}:{self.port}/v1"
 
-    def start(self, timeout: float = 300.0) -> "VLLMServer":
+    def start(self, timeout: float = 300.0) -> VLLMServer:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
                "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
         with self.log_path.open("wb") as log:
