@@ -53,9 +53,10 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -201,13 +202,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def chat(self, question: str) -> str: ...
 
-    def sync(self) -> None:
+    def sync(self) -> None:  # noqa: B027 (an optional hook: a no-op unless a backend queues device work)
         """Wait for queued device work (before a timer stops)."""
 
     def steps(self) -> int | None:
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (an optional hook: a no-op unless a backend holds something)
         """Release the engine (and any server) now."""
 
 
@@ -244,7 +245,8 @@ class LMEvalBackend(Backend):
         keys = range(len(contexts))
         prompt_lens = [len(self.lm.tok_encode(c)) for c in contexts]
         return Counted(rows=rows, new_tokens=[counting.final_len[k] - p for k, p in zip(keys, prompt_lens)],
-                       generated=[counting.generated[k] for k in keys], engine_calls=[counting.rounds[k] for k in keys])
+                       generated=[counting.generated[k] for k in keys],
+                       engine_calls=[counting.rounds[k] for k in keys])
 
 
 class S1HF(LMEvalBackend):
@@ -514,11 +516,11 @@ def measure(backends: list[Backend], contexts: list[str], gen_kwargs: dict[str, 
         for kind, s in jobs[k:] + jobs[:k]:
             before = s.backend.steps()
             if kind == "bf":
-                dt, rows = _timed(lambda: s.backend.bf(contexts, gen_kwargs))
+                dt, rows = _timed(lambda: s.backend.bf(contexts, gen_kwargs))  # noqa: B023 (called at once)
                 s.mismatches += _stat_key(rows) != _stat_key(s.counted.rows)
             else:
                 counts = s.counted.new_tokens if kind == "plain" else s.counted.generated
-                dt, _ = _timed(lambda: s.backend.plain(contexts, counts))
+                dt, _ = _timed(lambda: s.backend.plain(contexts, counts))  # noqa: B023 (called at once)
             s.times[kind].append(dt)
             if before is not None:
                 s.steps[kind].append(s.backend.steps() - before)
@@ -571,7 +573,8 @@ def tables(model_rows: list[tuple[str, list[Series]]]) -> tuple[str, list[str]]:
             bad = [r for r in c.rows if r["rounds"] != EXPECTED_ROUNDS or r["ignores_used"] != 2 or r["forced"]]
             if bad:
                 warnings.append(f"{model} / {s.backend.name}: {len(bad)} of {len(c.rows)} requests did NOT run "
-                                f"{EXPECTED_ROUNDS} natural thinking rounds (rounds {rounds}); the comparison is invalid")
+                                f"{EXPECTED_ROUNDS} natural thinking rounds (rounds {rounds}); "
+                                "the comparison is invalid")
             if s.mismatches:
                 warnings.append(f"{model} / {s.backend.name}: {s.mismatches} timed runs gave other statistics "
                                 "than the warm-up run (non-deterministic greedy decoding?)")
@@ -612,8 +615,8 @@ def _spread(values: list[int]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="tiny",
-                        help=f"comma-separated, of {', '.join(MODELS)} (default tiny: each vLLM engine or server takes "
-                             "30-70 s to start on a small CPU machine)")
+                        help=f"comma-separated, of {', '.join(MODELS)} (default tiny: each vLLM engine or server "
+                             "takes 30-70 s to start on a small CPU machine)")
     parser.add_argument("--configs", default="default",
                         help="'default' (" + "; ".join(c.name for c in CONFIGS if c.default) + "), 'all', or "
                              "comma-separated names or substrings selecting configurations of: "

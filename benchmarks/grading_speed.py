@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     timeouts = sum(g.method == "timeout" for g in grades)
     print(f"responses: {len(items)} of ~{args.chars} characters")
     print(f"plain Math-Verify: {len(items) / plain_s:8.1f} responses/s   worst single response {plain_worst:.3f} s")
-    print(f"s1eval grader:     {len(items) / ours_s:8.1f} responses/s   one long response end to end {ours_single:.3f} s")
+    print(f"s1eval grader:     {len(items) / ours_s:8.1f} responses/s   "
+          f"one long response end to end {ours_single:.3f} s")
     print(f"ratio s1eval / plain: {plain_s / ours_s:.2f}x (target >= 0.8x)")
     print(f"s1eval timeouts: {timeouts} (target 0), workers replaced: {kills}")
     print(f"verdicts agree on {agree}/{len(items)}; s1eval correct {sum(g.correct for g in grades)}, "

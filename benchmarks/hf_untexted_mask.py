@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{TEXTED:,} entries ({ROWS - TEXTED} untexted ids); torch threads {torch.get_num_threads()}")
     print(f"{args.requests} greedy continuations of {args.tokens} new tokens each, batch 1, {args.reps} reps, medians")
     print()
-    print(f"{'rounds':<16} " + " ".join(f"{v:>16}" for v in VARIANTS) + "   ratio to none (suppress_tokens / UntextedMask)")
+    print(f"{'rounds':<16} " + " ".join(f"{v:>16}" for v in VARIANTS)
+          + "   ratio to none (suppress_tokens / UntextedMask)")
     for label, min_new in (("plain", 0), ("min_new > 0", args.tokens)):
         # plain: no stop id, so every round decodes all its tokens; min_new: the stop id masked throughout
         stops = frozenset({399}) if min_new else frozenset()

@@ -41,9 +41,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -183,7 +184,8 @@ def report(results: list[tuple[str, list[Draw]]]) -> tuple[str, list[str], list[
             barrier_bound = sum(max(col) for col in per_round)  # longest round of each phase, answer included
             async_bound = max(sum(r) for r in draw.round_lengths)
             lengths_rows.append([model, str(k)] + [_dist(list(col)) for col in per_round] +
-                                [_dist(thinking), f"{async_bound} / {barrier_bound} = {async_bound / barrier_bound:.2f}",
+                                [_dist(thinking),
+                                 f"{async_bound} / {barrier_bound} = {async_bound / barrier_bound:.2f}",
                                  "yes" if draw.identical else "NO"])
             for clock in (0, 1):
                 a = statistics.median(x[clock] for x in draw.times["async"])
@@ -197,15 +199,16 @@ def report(results: list[tuple[str, list[Draw]]]) -> tuple[str, list[str], list[
             tokens = sum(sum(r) for r in draw.round_lengths)  # generated tokens (one per sequence and step)
             timing_rows.append([model, str(k), f"{wall[0]:.3f}", f"{wall[1]:.3f}", f"{wall[0] / wall[1]:.3f}",
                                 f"{cpu[0] / cpu[1]:.3f}", f"{steps['async']:.0f} / {steps['barrier']:.0f}",
-                                f"{statistics.median(draw.calls['async']):.0f} / {statistics.median(draw.calls['barrier']):.0f}",
+                                f"{statistics.median(draw.calls['async']):.0f} / "
+                                f"{statistics.median(draw.calls['barrier']):.0f}",
                                 f"{tokens / steps['async']:.1f} / {tokens / steps['barrier']:.1f}",
                                 f"{wall[0] / steps['async'] * 1e3:.1f} / {wall[1] / steps['barrier'] * 1e3:.1f}"])
     head = ["model", "draw"] + [f"round {i + 1}" for i in range(N_ROUNDS)] + ["answer", "thinking/req",
                                                                              "step bound async / barrier", "identical"]
     text = ("tokens per continuation over the requests, min / median / max (a thinking round's count includes the "
             "dropped <|im_start|>):\n" + bo._format(head, lengths_rows))
-    head = ["model", "draw", "async s", "barrier s", "async/barrier", "async/barrier CPU", "engine steps async / barrier",
-            "engine calls async / barrier", "seqs/step", "ms/step"]
+    head = ["model", "draw", "async s", "barrier s", "async/barrier", "async/barrier CPU",
+            "engine steps async / barrier", "engine calls async / barrier", "seqs/step", "ms/step"]
     fit = _fit_step_cost(results)
     if fit:
         text += "\n\n" + fit
@@ -239,11 +242,11 @@ def _fit_step_cost(results: list[tuple[str, list[Draw]]]) -> str:
             continue
         c0, c1 = (sxz * syy - syz * sxy) / det, (syz * sxx - sxz * sxy) / det
         share = [c1 * b / z for _, b, z in pts]
-        lines.append(f"  {model}: wall ~ {c0 * 1e3:.2f} ms x steps + {c1 * 1e3:.3f} ms x tokens; the per-token part is "
-                     f"{min(share):.0%}-{max(share):.0%} of a run (the same in both modes), so async/barrier lies "
-                     "between the step ratio and 1")
-    return ("fit over both modes and all draws (wall = c0 x engine steps + c1 x generated tokens):\n" + "\n".join(lines)
-            if lines else "")
+        lines.append(f"  {model}: wall ~ {c0 * 1e3:.2f} ms x steps + {c1 * 1e3:.3f} ms x tokens; "
+                     f"the per-token part is {min(share):.0%}-{max(share):.0%} of a run (the same in both modes), "
+                     "so async/barrier lies between the step ratio and 1")
+    return ("fit over both modes and all draws (wall = c0 x engine steps + c1 x generated tokens):\n"
+            + "\n".join(lines) if lines else "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -298,7 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_end = 1 / (1 + 2.718281828459045 ** (-args.end_logit))
     print(f"\nBarrier-free (scheduling=async) vs round-barrier (scheduling=barrier) s1vllm on "
           f"{args.requests} requests: max_tokens_thinking={args.budget}, thinking_n_ignore=2, "
-          f"thinking_n_ignore_str=Wait, sampled thinking at temperature 1 (P(end) per step {p_end:.1%}), greedy answer")
+          f"thinking_n_ignore_str=Wait, sampled thinking at temperature 1 (P(end) per step {p_end:.1%}), "
+          "greedy answer")
     print(f"device {'cuda' if torch.cuda.is_available() else 'cpu'}, vLLM block size {args.block_size}, "
           f"{args.draws} draws x {args.reps} repetitions per mode, {time.perf_counter() - started:.0f} s in all\n")
     text, warnings, ratios = report(results)
@@ -309,7 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for model in dict(results):
         vals = [r for m, r in ratios if m == model]
         med = statistics.median(vals)
-        print(f"  {model}: async/barrier median over {len(vals)} draws {med:.3f} (range {min(vals):.3f}-{max(vals):.3f})"
+        print(f"  {model}: async/barrier median over {len(vals)} draws {med:.3f} "
+              f"(range {min(vals):.3f}-{max(vals):.3f})"
               f" -> {'within' if med <= TARGET else 'ABOVE'} the target")
     for w in warnings:
         print(f"\n!!!!! WARNING: {w} !!!!!")

@@ -16,8 +16,8 @@ import tempfile
 import time
 
 from s1data.config import make_stage
-from s1data.pipeline import run_pipeline
 from s1data.io import write_parquet
+from s1data.pipeline import run_pipeline
 from s1data.record import question_hash
 from s1data.stages.domains import msc_codes
 
@@ -27,8 +27,9 @@ SOURCES = {"AI-MO/NuminaMath-CoT/aops_forum": 30660, "qfq/openaimath/Algebra": 1
            "codegenning/usacobench_formatted": 519, "daman1209arora/jeebench/chem": 515, "Idavidrein/gpqa": 348,
            "OpenDFM/SciEval/physics/x/SocraticQA": 227, "qfq/stats_qual": 182, "LiveCodeBench/release_v1": 151,
            "qfq/quant": 23}
-VOCAB = ("let find the of a and number $x$ triangle prime integer sum points circle is that such real "
-         "probability function value area side length equation roots polynomial $n$ with for each").split()
+VOCAB = ["let", "find", "the", "of", "a", "and", "number", "$x$", "triangle", "prime", "integer", "sum", "points",
+         "circle", "is", "that", "such", "real", "probability", "function", "value", "area", "side", "length",
+         "equation", "roots", "polynomial", "$n$", "with", "for", "each"]
 
 
 def synthetic_pool(rows: int, seed: int) -> list[dict]:
@@ -65,7 +66,8 @@ def main() -> None:
         write_parquet(f"{tmp}/pool.parquet", pool)
         del pool
         t1 = time.perf_counter()
-        stages = [make_stage("quality", {}), make_stage("decontaminate", {"benchmarks": ["aime24", "aime25", "math500"]}),
+        stages = [make_stage("quality", {}),
+                  make_stage("decontaminate", {"benchmarks": ["aime24", "aime25", "math500"]}),
                   make_stage("select", {"n": 1000, "seed": args.seed})]
         results = run_pipeline(stages, f"{tmp}/run", f"{tmp}/pool.parquet")
         t2 = time.perf_counter()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from s1eval.cli import main as s1eval_main
 from s1eval.analysis.compare import main as compare_main
+from s1eval.cli import main as s1eval_main
 from tests.scaling.lmeval_fixtures import write_run
 
 TASK = "s1_aime24"
@@ -229,10 +229,13 @@ def test_samples_without_the_flag_say_the_count_is_unknown(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("option", "value", "allowed"), [
-    ("--tolerance", "-3", "must be from 0 to 100 points (the accuracy drop the gate forgives)"), ("--tolerance", "nan", "must be from 0 to 100 points (the accuracy drop the gate forgives)"),
-    ("--tolerance", "101", "must be from 0 to 100 points (the accuracy drop the gate forgives)"), ("--alpha", "0", "must be a p-value threshold above 0 and at most 1"),
+    ("--tolerance", "-3", "must be from 0 to 100 points (the accuracy drop the gate forgives)"),
+    ("--tolerance", "nan", "must be from 0 to 100 points (the accuracy drop the gate forgives)"),
+    ("--tolerance", "101", "must be from 0 to 100 points (the accuracy drop the gate forgives)"),
+    ("--alpha", "0", "must be a p-value threshold above 0 and at most 1"),
     ("--max-worse", "-1", "must be a whole number >= 0 (questions allowed to get worse)"),
-    ("--alpha", "1.5", "must be a p-value threshold above 0 and at most 1"), ("--resamples", "0", "must be a whole number >= 1"),
+    ("--alpha", "1.5", "must be a p-value threshold above 0 and at most 1"),
+    ("--resamples", "0", "must be a whole number >= 1"),
 ])
 def test_gate_options_out_of_range_are_usage_errors(tmp_path, capsys, option, value, allowed):
     """A negative tolerance would fail identical runs; each is refused in one line: value, range, fix."""

@@ -101,7 +101,8 @@ def test_the_gate_passes_the_shipped_model_exactly_and_fails_a_perturbed_copy(tm
 
     model = perturbed_model(tmp_path / "perturbed_model")
     perturbed = make(*gate, f"GATE_OUT={tmp_path / 'perturbed'}", f"GATE_MODEL={model}")
-    assert perturbed.returncode != 0 and "gate: REGRESSION (tolerance 0 points, at most 0 questions worse)" in perturbed.stdout
+    assert (perturbed.returncode != 0
+            and "gate: REGRESSION (tolerance 0 points, at most 0 questions worse)" in perturbed.stdout)
     assert "s1eval compare: regression beyond the gate's limits in s1_mini" in perturbed.stderr
     result = json.loads((tmp_path / "perturbed" / "compare.json").read_text())
     task = result["tasks"][0]

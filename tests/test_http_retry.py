@@ -18,8 +18,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from s1eval.http_retry import (
-    MAX_BACKOFF_S, REDACTED, RETRY_STATUSES, SNIPPET, Endpoint, RequestFailed, Retryable, RetryPolicy, endpoint_url,
-    post_json_async, post_json_sync, redact, retry_after_s, retry_async, retry_sync, shown_url,
+    MAX_BACKOFF_S,
+    REDACTED,
+    RETRY_STATUSES,
+    SNIPPET,
+    Endpoint,
+    RequestFailed,
+    Retryable,
+    RetryPolicy,
+    endpoint_url,
+    post_json_async,
+    post_json_sync,
+    redact,
+    retry_after_s,
+    retry_async,
+    retry_sync,
+    shown_url,
 )
 from s1eval.testing.ports import PortReservation
 
@@ -122,7 +136,8 @@ def test_backoff_doubles_with_jitter_and_is_capped():
     assert policy(rand=lambda: 0.0).delay(2) == 1.0 and policy(rand=lambda: 0.999).delay(0) == pytest.approx(0.7495)
     assert policy().delay(30) == MAX_BACKOFF_S and policy(max_retries=10**6).delay(10**6) == MAX_BACKOFF_S
     # the server's Retry-After replaces the backoff (no jitter), capped too
-    assert policy().delay(3, 7.0) == 7.0 and policy().delay(0, 0.0) == 0.0 and policy().delay(0, 600.0) == MAX_BACKOFF_S
+    assert (policy().delay(3, 7.0) == 7.0 and policy().delay(0, 0.0) == 0.0
+            and policy().delay(0, 600.0) == MAX_BACKOFF_S)
 
 
 @pytest.mark.parametrize("value, seconds", [("3", 3.0), ("1.5", 1.5), (" 2 ", 2.0), ("-2", 0.0), (None, None),

@@ -211,7 +211,8 @@ def test_gpqa_samples_hold_hashes_unless_opted_in(tiny_ends, tmp_path):
 
 
 @pytest.mark.parametrize("change, expected", [
-    (["--gen_kwargs", "temprature=0.6"], "--gen_kwargs: s1hf does not use gen_kwargs temprature (did you mean temperature?)"),
+    (["--gen_kwargs", "temprature=0.6"],
+     "--gen_kwargs: s1hf does not use gen_kwargs temprature (did you mean temperature?)"),
     (["--gen_kwargs", "max_tokens_thinking=abc"], "--gen_kwargs: "),
     (["--model_args", "pretrained={model},max_lenght=4096"], "max_lenght (did you mean max_length?)"),
     (["--model_args", "pretrained=/no/such/model"], "pretrained=/no/such/model does not exist"),

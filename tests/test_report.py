@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from s1eval.analysis.report import load_paper, normalize, same_model
+from s1eval.analysis.report import main as report_main
 from s1eval.cli import main as s1eval_main
-from s1eval.analysis.report import load_paper, main as report_main, normalize, same_model
 from s1eval.scaling.statistics import wilson_interval
 from tests.scaling.lmeval_fixtures import write_run
 
@@ -125,8 +126,8 @@ def test_a_real_s1eval_sweep_output(tiny_ends, tmp_path, capsys):
     its results JSONs hold, and report read it as a dict (AttributeError on every sweep output)."""
     import subprocess
 
-    from tests.test_sweep import S1EVAL
     from tests.test_lm_eval_cli import env
+    from tests.test_sweep import S1EVAL
 
     out = tmp_path / "sweep"
     cmd = [S1EVAL, "sweep", "--model", "s1hf", "--model_args", f"pretrained={tiny_ends},max_length=4096",

@@ -60,7 +60,8 @@ def test_one_record_reads_the_same_through_export_training_budget_forcing_and_gr
     from s1train.data import prompt_completion
 
     tok = AutoTokenizer.from_pretrained(tiny_ends)
-    question, trace, attempt = "What is 6 times 7?", "6 * 7 = 42, so the product is 42.", "The product is $\\boxed{42}$."
+    question, trace, attempt = ("What is 6 times 7?", "6 * 7 = 42, so the product is 42.",
+                                "The product is $\\boxed{42}$.")
     pair = prompt_completion(tok, question, trace, attempt, preset)  # s1train's formatting of s1data's text
     exported = training_text(tok, question, trace, attempt)
     if preset == "s1":

@@ -272,8 +272,9 @@ def test_the_summary_of_a_group_reads_its_member_tasks(tmp_path):
 def test_an_s1api_sweep_is_identified_by_what_the_server_serves(tiny_ends, tmp_path, capsys, monkeypatch):
     """The served name alone ('tiny') says nothing about the weights behind it: the server's /v1/models root
     is part of the identity, so a server restarted on other weights under the same name is refused."""
-    from tests.models.fault_server import FaultServer
     from transformers import AutoTokenizer
+
+    from tests.models.fault_server import FaultServer
 
     tok = AutoTokenizer.from_pretrained(tiny_ends)
     out = tmp_path / "out"

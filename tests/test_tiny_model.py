@@ -101,12 +101,15 @@ def test_chat_template_is_qwen25s(tok):
     text = tok.apply_chat_template([{"role": "user", "content": "Q"}], tokenize=False, add_generation_prompt=True)
     assert text == QWEN_PROMPT
     with_system = tok.apply_chat_template(
-        [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}], tokenize=False, add_generation_prompt=False
+        [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}], tokenize=False,
+        add_generation_prompt=False,
     )
     assert with_system == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n"
-    tools = [{"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object", "properties": {}}}}]
+    tools = [{"type": "function",
+              "function": {"name": "f", "description": "d", "parameters": {"type": "object", "properties": {}}}}]
     with_tools = tok.apply_chat_template([{"role": "user", "content": "Q"}], tools=tools, tokenize=False)
-    assert with_tools.startswith("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.\n\n# Tools\n")
+    assert with_tools.startswith("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. "
+                                 "You are a helpful assistant.\n\n# Tools\n")
 
 
 def test_model_has_rows_without_text(ends_path, tok):
@@ -170,7 +173,8 @@ def test_never_variant_never_stops_thinking(never_path, tok):
 def test_no_greedy_id_without_text(variant, ends_path, never_path, tok):
     model = _model(ends_path if variant == "ends" else never_path)
     base = _think_prompt(tok, "What is 2+2?")
-    prompts = [base, base + "\nLet me check.Wait", base + "<|im_start|>answer\nFinal Answer:", base[: -len("<|im_start|>think")]]
+    prompts = [base, base + "\nLet me check.Wait", base + "<|im_start|>answer\nFinal Answer:",
+               base[: -len("<|im_start|>think")]]
     for text in prompts:
         out = _greedy(model, tok, text, 200, stop_at_eos=False)
         assert len(out) == 200
@@ -198,7 +202,8 @@ def test_cli_writes_a_loadable_folder(tmp_path):
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"]:
+    for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                 "generation_config.json"]:
         assert (out / name).is_file(), name
     assert main([str(tmp_path / "direct")]) == 0
     assert transformers.AutoTokenizer.from_pretrained(tmp_path / "direct").chat_template
@@ -230,7 +235,8 @@ def test_larger_build_keeps_the_greedy_behaviour(variant, ends_path, never_path,
     # every position of whole budget-forcing sequences: same logits, so the same greedy choice
     for question in ["Q", "What is 2+2?", "Compute 2+2."]:
         prompts = _bf_prompts(tok, question)
-        for text in (prompts["forced"] + " 42<|im_end|>", prompts["natural"] + "\n42<|im_end|>", prompts["plain"] + "42"):
+        for text in (prompts["forced"] + " 42<|im_end|>", prompts["natural"] + "\n42<|im_end|>",
+                     prompts["plain"] + "42"):
             ids = tok(text, return_tensors="pt", add_special_tokens=False).input_ids
             with torch.no_grad():
                 want, got = small(ids).logits, big(ids).logits
@@ -313,7 +319,8 @@ def test_end_logit_sets_the_end_probability_of_every_thinking_step(end_logit, tm
     top = probs[start:].max(-1).values
     torch.testing.assert_close(top + p_end, torch.ones_like(top), atol=1e-5, rtol=0)
     # outside thinking (answer phase, no thinking at all) the end is never sampled
-    for text in (thinking + ".<|im_start|>answer\n42", thinking + ".\n<|im_start|>answer\nFinal Answer: 42", chat + "42"):
+    for text in (thinking + ".<|im_start|>answer\n42", thinking + ".\n<|im_start|>answer\nFinal Answer: 42",
+                 chat + "42"):
         ids = tok(text, return_tensors="pt", add_special_tokens=False).input_ids
         with torch.no_grad():
             probs = model(ids).logits[0].softmax(-1)

@@ -8,8 +8,8 @@ EOS. It honours `min_new` by masking stop ids, as real engines do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from s1eval.budget.engine import BatchedEngine, Continuation, Step, find_stop_string
 

@@ -193,7 +193,8 @@ def test_randomized_statistics_equal_a_recount_of_the_text_and_the_engine_log():
             assert s.forced == forced and s.thinking_tokens == len(tok.encode(thinking)), (kw, r.text, s)
             appended = s.ignores_used + s.min_suppressed
             assert thinking.count(ignore) == appended and s.ignore_tokens == appended * len(ignore), (kw, r.text, s)
-            answer_stops = frozenset({tok.eos_token_id})  # the answer phase stops at EOS only, thinking also at its end
+            # the answer phase stops at EOS only, thinking also at its end
+            answer_stops = frozenset({tok.eos_token_id})
             assert s.rounds == sum(c.key == key and c.stop_token_ids != answer_stops for c in engine.log), (kw, s)
             assert s.thinking_tokens <= budget and s.ignores_used <= kw["thinking_n_ignore"], (kw, s)
             if not forced:  # a natural end comes only after every ignore and past the minimum
@@ -249,7 +250,8 @@ def test_auto_budget_that_leaves_no_room_names_the_numbers():
 def test_answer_phase_gets_what_remains_of_the_allowance():
     r, engine = one({"max_tokens_thinking": 10}, Script(rounds=[50]), max_gen=200)
     answer_cont = engine.log[-1]
-    used = len(CharTokenizer().encode(START)) + 10 + 1 + len(CharTokenizer().encode(FORCED))  # start, thinking, newline, forced end
+    # start, thinking, newline, forced end
+    used = len(CharTokenizer().encode(START)) + 10 + 1 + len(CharTokenizer().encode(FORCED))
     assert answer_cont.max_new == 200 - used
 
 

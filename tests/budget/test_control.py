@@ -35,7 +35,8 @@ def test_instruction_goes_into_the_templated_user_turn(tiny_ends):
     expected = tok.apply_chat_template([{"role": "user", "content": "What is 2+2?\n\nThink for up to 64 tokens."}],
                                        tokenize=False, add_generation_prompt=True)
     assert add_instruction(context, "Think for up to 64 tokens.", tok) == expected
-    assert add_instruction("What is 2+2?", "Think for up to 64 tokens.", tok) == "What is 2+2?\n\nThink for up to 64 tokens."
+    assert (add_instruction("What is 2+2?", "Think for up to 64 tokens.", tok)
+            == "What is 2+2?\n\nThink for up to 64 tokens.")
 
 
 def test_step_conditional_format_counts_down_and_stops_at_im_start_0():
@@ -43,7 +44,8 @@ def test_step_conditional_format_counts_down_and_stops_at_im_start_0():
     assert (cfg.thinking_start, cfg.until_thinking) == ("<|im_start|>2 steps left", ("<|im_start|>0",))
     # the fake model writes one step, the countdown line, a second step, then `<|im_start|>0`
     steps = "\nadd<|im_start|>1 steps left\ncheck"
-    r, engine = one({"control": "step:2", "max_tokens_thinking": 200}, Script(rounds=[1], filler=steps, stop="<|im_start|>0"))
+    r, engine = one({"control": "step:2", "max_tokens_thinking": 200},
+                    Script(rounds=[1], filler=steps, stop="<|im_start|>0"))
     assert r.text == "<|im_start|>2 steps left" + steps + END + "42"  # the single <|im_start|> did not stop it
     assert r.stats.rounds == 1 and not r.stats.forced
     assert r.stats.thinking_tokens == len(engine.tok.encode(steps))  # the 2-token stop is not thinking

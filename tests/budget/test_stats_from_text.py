@@ -20,12 +20,13 @@ CASES = {
     # natural ends followed by the model's own "\nFinal Answer:" (issue 18 item 4: read as forced before)
     "natural, model writes the prefix": ({"max_tokens_thinking": 100}, Script(rounds=[3], filler="ab\n", answer=FA),
                                          None, "ambiguous"),
-    "natural after two ignores": ({"max_tokens_thinking": 100, "thinking_n_ignore": 2, "thinking_n_ignore_str": "Wait"},
+    "natural after two ignores": ({"max_tokens_thinking": 100, "thinking_n_ignore": 2,
+                                   "thinking_n_ignore_str": "Wait"},
                                   Script(rounds=[3, 2, 2], filler="ab\n", answer=FA), None, "ambiguous"),
     "natural (rejection sampling)": ({"max_tokens_thinking": 10, "rejection_sample": True},
                                      Script(rounds=[2], filler="ab\n", answer=FA), None, "ambiguous"),
-    "natural, no prefix in the answer": ({"max_tokens_thinking": 100}, Script(rounds=[3], filler="ab\n", answer="\n42"),
-                                         None, "exact"),
+    "natural, no prefix in the answer": ({"max_tokens_thinking": 100},
+                                         Script(rounds=[3], filler="ab\n", answer="\n42"), None, "exact"),
     "natural, thinking not ending in a newline": ({"max_tokens_thinking": 100}, Script(rounds=[5], answer=FA),
                                                   None, "exact"),
     # forced ends

@@ -21,7 +21,8 @@ ACCEPTED = {
     133: ("test_complex_math_expressions", "0.33 for 1/3 states only 2 significant digits (policy needs 3)"),
     186: ("test_set_rel_assymetry", "same pair as row 187 labelled 0 (library option differs); one must disagree"),
     190: ("test_boxed", "boxes separated by '++++++' are not one answer: the last box (4) is the gold"),
-    253: ("test_strict_variable_comparison", "same pair as row 252 labelled 0 (strict=False there); one must disagree"),
+    253: ("test_strict_variable_comparison",
+          "same pair as row 252 labelled 0 (strict=False there); one must disagree"),
     255: ("test_are_equal_under_sympy", "decimal approximation inside a symbolic expression is not the exact value"),
     271: ("test_is_equiv_complex", "i(2-i) needs i**2 = -1; i is a symbol unless Math-Verify detects complex form"),
     284: ("test_is_equiv_units", "clock times are not numbers; no time arithmetic (20:34 vs 20:34:00)"),
@@ -29,7 +30,8 @@ ACCEPTED = {
     294: ("test_is_equiv_expression", "equal only for positive r, r_0; sympy (rightly) assumes nothing"),
     302: ("test_is_equiv_matrix", "[0.5, 1] is an interval in LaTeX, not a column vector"),
     303: ("test_is_equiv_matrix", "decimal approximations inside a system of equations are not exact values"),
-    308: ("test_is_equiv_interval", "2^(2^-1000) > 1, so the intervals differ (the label is a float artefact); times out"),
+    308: ("test_is_equiv_interval",
+          "2^(2^-1000) > 1, so the intervals differ (the label is a float artefact); times out"),
     315: ("test_order", "comma lists are unordered (policy; MARIO rows 266/267 agree, hendrycks disagrees)"),
     322: ("test_decimals", "comma lists are unordered (policy; MARIO rows 266/267 agree, hendrycks disagrees)"),
 }
@@ -58,10 +60,13 @@ def test_agreement_per_source(equivalence_pairs, graded):
 
 
 def test_every_disagreement_is_explained(equivalence_pairs, graded):
-    disagreements = {i for i, (row, g) in enumerate(zip(equivalence_pairs, graded)) if int(g.correct) != row["expected"]}
-    unexplained = {i: (equivalence_pairs[i]["gold"], equivalence_pairs[i]["pred"], graded[i]) for i in disagreements - set(ACCEPTED)}
+    disagreements = {i for i, (row, g) in enumerate(zip(equivalence_pairs, graded))
+                     if int(g.correct) != row["expected"]}
+    unexplained = {i: (equivalence_pairs[i]["gold"], equivalence_pairs[i]["pred"], graded[i])
+                   for i in disagreements - set(ACCEPTED)}
     assert not unexplained, f"new disagreements, explain or fix: {unexplained}"
-    assert not set(ACCEPTED) - disagreements, f"listed but now agreeing, remove: {sorted(set(ACCEPTED) - disagreements)}"
+    assert not set(ACCEPTED) - disagreements, (f"listed but now agreeing, remove: "
+                                               f"{sorted(set(ACCEPTED) - disagreements)}")
     for i, (test_name, _reason) in ACCEPTED.items():
         assert equivalence_pairs[i]["test"] == test_name, f"row {i} moved: {equivalence_pairs[i]['test']}"
 

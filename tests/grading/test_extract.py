@@ -21,7 +21,8 @@ CASES = [
     ("Work.\n\nThe final answer is $x=5$.", "x=5", "statement"),
     ("Therefore $x \\geq 5$ is the solution.", "x \\geq 5", "statement"),
     ("Thus, the probability that Alice wins is 2/3.", "2/3", "statement"),
-    ("The identity matrix is $ \\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix} $.", "\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}", "statement"),
+    ("The identity matrix is $ \\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix} $.",
+     "\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}", "statement"),
     ("$\\frac{3}{4}$", "\\frac{3}{4}", "bare"),
     ("(1, 2)", "(1, 2)", "bare"),
     # Unfinished or answerless responses: nothing is fished out of the middle.

@@ -1,4 +1,5 @@
-"""The optional LLM judge (s1eval.grading.judge) against a local fake OpenAI chat server (tests/grading/fake_openai.py).
+"""The optional LLM judge (s1eval.grading.judge) against a local fake OpenAI chat server
+(tests/grading/fake_openai.py).
 
 Checked: consulted only for answers Math-Verify called wrong (never unextracted, timeouts or integer mismatches),
 strict Yes/No parsing (anything else keeps the symbolic verdict, logged), the disk cache (a rerun sends no
@@ -18,7 +19,14 @@ from s1eval.grading import GRADER_VERSION
 from s1eval.grading.cli import main
 from s1eval.grading.grade import Grade, apply_judge, grade_math_batch
 from s1eval.grading.judge import (
-    DIFFICULTY_PROMPT, PROMPT, PROMPT_VERSION, Judge, JudgeConfig, JudgeError, _shown_url, parse_verdict,
+    DIFFICULTY_PROMPT,
+    PROMPT,
+    PROMPT_VERSION,
+    Judge,
+    JudgeConfig,
+    JudgeError,
+    _shown_url,
+    parse_verdict,
 )
 
 KEY = "sk-test-SECRET-0123456789"
@@ -226,7 +234,8 @@ def test_cli_judge_and_cache(fake_chat, tmp_path, capsys):
 def test_cli_judge_errors(fake_chat, tmp_path, capsys, monkeypatch):
     src = _rows_file(tmp_path)
     fake_chat.script = [(500, "echo-auth", {})] * 2
-    assert main(["--task", "math500", src, "--judge-retries", "1", "--judge-concurrency", "1"] + _judge_args(fake_chat, tmp_path)) == 2
+    assert main(["--task", "math500", src, "--judge-retries", "1", "--judge-concurrency", "1"]
+                + _judge_args(fake_chat, tmp_path)) == 2
     err = capsys.readouterr().err
     assert "127.0.0.1" in err and "after 2 attempts" in err and KEY not in err
     assert main(["--task", "gpqa_diamond", src] + _judge_args(fake_chat, tmp_path)) == 2

@@ -1,4 +1,5 @@
-"""The embedded mini-s1 model (s1eval/data/mini/model): complete, loadable offline, faithful tokenizer, in the wheel."""
+"""The embedded mini-s1 model (s1eval/data/mini/model): complete, loadable offline, faithful tokenizer,
+in the wheel."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from s1eval.mini.measure import measure
-from s1eval.mini.problems import FAMILIES, K_MAX, K_MIN, P, R, Problem, parse_question, sample_problems, split_of
+from s1eval.mini.problems import FAMILIES, K_MAX, K_MIN, P, Problem, R, parse_question, sample_problems, split_of
 
 
 def test_every_map_is_a_permutation_of_z_p():

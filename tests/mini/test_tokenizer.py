@@ -62,7 +62,8 @@ def test_chat_template_is_qwen25s(mini_tok):
     assert mini_tok.chat_template == QWEN25_CHAT_TEMPLATE
     q = Problem("cube", 1, 3, 2).question
     text = mini_tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
-    assert text == ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+    assert text == ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. "
+                    "You are a helpful assistant.<|im_end|>\n"
                     f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n")
     assert len(mini_tok.encode(text, add_special_tokens=False)) < 100
 

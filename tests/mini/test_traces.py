@@ -20,7 +20,8 @@ from s1eval.mini.traces import (
     write_trace,
 )
 
-S1K_COLUMNS = ["solution", "question", "cot_type", "source_type", "metadata", "cot", "thinking_trajectories", "attempt"]
+S1K_COLUMNS = ["solution", "question", "cot_type", "source_type", "metadata", "cot", "thinking_trajectories",
+               "attempt"]
 
 
 def test_plain_trace_one_line_per_step():

@@ -29,8 +29,9 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -67,7 +68,7 @@ class FaultServer:
         self.port = 0
 
     # ------------------------------------------------------------ lifecycle
-    def __enter__(self) -> "FaultServer":
+    def __enter__(self) -> FaultServer:
         sock = bound_socket()  # the server listens on this very socket: the port is never free in between
         self.port = sock.getsockname()[1]
         self._thread.start()
@@ -122,7 +123,8 @@ class FaultServer:
             return web.json_response({"error": {"message": f"injected {fault}"}}, status=int(fault))
         if fault == "400_logit_bias":  # what vLLM answers when speculative decoding is on
             return web.json_response({"error": {"message": "The min_p and logit_bias sampling parameters are "
-                                                           "not yet supported with speculative decoding."}}, status=400)
+                                                           "not yet supported with speculative decoding."}},
+                                     status=400)
         if fault == "echo_auth_500":
             return web.Response(status=500, text=f"upstream failed for {request.headers.get('Authorization')}")
         if fault == "hang":

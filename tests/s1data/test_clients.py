@@ -131,9 +131,11 @@ def test_retries_follow_s1evals_policy_409_and_retry_after_included(monkeypatch,
     answers = [(409, {"error": "lock timeout"}), (429, {"error": "slow down"}), (200, vllm_reply("42"))]
     with Stub(answers) as stub:
         stub.retry_after = {429: "3"}
-        [rep] = OpenAIChatClient(stub.url, "m", api_key_env="S1DATA_TEST_KEY", max_retries=2, backoff=100.0).chat(["q"])
+        [rep] = OpenAIChatClient(stub.url, "m", api_key_env="S1DATA_TEST_KEY", max_retries=2,
+                                 backoff=100.0).chat(["q"])
     assert (rep.text, rep.error, len(stub.requests)) == ("42", None, 3)
-    assert len(waits) == 2 and 50.0 <= waits[0] <= 60.0 and waits[1] == 3.0  # jittered backoff (capped at 60), then 3 s
+    # jittered backoff (capped at 60), then 3 s
+    assert len(waits) == 2 and 50.0 <= waits[0] <= 60.0 and waits[1] == 3.0
     waits.clear()
     with Stub([(503, {"error": "bad key Bearer sk-test-SECRET-42"})]) as stub, caplog.at_level("WARNING"):
         [rep] = OpenAIChatClient(stub.url, "m", api_key_env="S1DATA_TEST_KEY", max_retries=1, backoff=0.5).chat(["q"])
@@ -161,7 +163,8 @@ def test_traces_difficulty_and_domains_on_a_real_vllm_server(vllm_server, tmp_pa
     spec = {"kind": "openai", "base_url": url, "model": model, "concurrency": 2, "max_retries": 1,
             "timeout": 60, "allowed_token_ids": _mask_untexted(model)}
     src = _source(tmp_path)
-    stages = [make_stage("traces", {"client": spec, "teacher": "tiny", "sampling": {"temperature": 0.0, "max_tokens": 16}}),
+    stages = [make_stage("traces", {"client": spec, "teacher": "tiny",
+                                    "sampling": {"temperature": 0.0, "max_tokens": 16}}),
               make_stage("difficulty", {"solvers": {"tiny": spec}, "sampling": {"temperature": 0.0, "max_tokens": 16},
                                         "tokenizer": model}),
               make_stage("domains", {"client": spec, "sampling": {"temperature": 0.0, "max_tokens": 8}})]

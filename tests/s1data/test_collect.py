@@ -20,7 +20,8 @@ from s1data.pipeline import run_pipeline
 from s1data.record import question_hash
 from s1data.sources import SOURCES, agieval_question
 
-FIXTURES = json.loads((Path(__file__).parent / "data" / "collect_fixtures.json").read_text(encoding="utf-8"))["fixtures"]
+FIXTURES = json.loads((Path(__file__).parent / "data" / "collect_fixtures.json")
+                      .read_text(encoding="utf-8"))["fixtures"]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,8 @@ def collected(tmp_path_factory):
     paths = {}
     for source, rows in files.items():
         paths[source] = str(tmp / f"{source}.jsonl")
-        Path(paths[source]).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        Path(paths[source]).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                       encoding="utf-8")
     diamond = tmp / "diamond.csv"  # a synthetic GPQA Diamond file (the real one must not be published)
     diamond.write_text("Question,Correct Answer,Incorrect Answer 1,Incorrect Answer 2,Incorrect Answer 3\n"
                        "Some other synthetic question?,a,b,c,d\n")

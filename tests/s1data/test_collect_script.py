@@ -23,11 +23,13 @@ from s1data.pipeline import run_pipeline
 from s1data.sources import SOURCES
 from s1data.subsample import hf_permutation
 
-FIXTURES = json.loads((Path(__file__).parent / "data" / "collect_fixtures.json").read_text(encoding="utf-8"))["fixtures"]
+FIXTURES = json.loads((Path(__file__).parent / "data" / "collect_fixtures.json")
+                      .read_text(encoding="utf-8"))["fixtures"]
 
 
 def _fixture(source: str, copied: str = "row") -> dict:
-    return next(f["row"] for f in FIXTURES if f["source"] == source and f["copied"] == copied and "drop" not in f["expect"])
+    return next(f["row"] for f in FIXTURES
+                if f["source"] == source and f["copied"] == copied and "drop" not in f["expect"])
 
 
 def _jsonl(path: Path, rows: list[dict]) -> str:
@@ -52,10 +54,12 @@ def test_decontamination_during_collection_against_benchmarks_and_earlier_source
     math_rows = [math_row, {**math_row, "problem": omni_row["problem"], "unique_id": "dup"}]
     bench = _jsonl(tmp_path / "bench.jsonl", [{"problem": math_row["problem"]}])
     opts = {"sources": ["math", "omnimath"],
-            "paths": {"math": _jsonl(tmp_path / "m.jsonl", math_rows), "omnimath": _jsonl(tmp_path / "o.jsonl", [omni_row])},
+            "paths": {"math": _jsonl(tmp_path / "m.jsonl", math_rows),
+                      "omnimath": _jsonl(tmp_path / "o.jsonl", [omni_row])},
             "decontaminate": {"n": 8, "benchmarks": [bench]}}
     res, kept, dropped = _run(tmp_path, opts)
-    assert [r["question"] for r in kept] == [omni_row["problem"]] and kept[0]["source_type"].startswith("qfq/openaimath")
+    assert ([r["question"] for r in kept] == [omni_row["problem"]]
+            and kept[0]["source_type"].startswith("qfq/openaimath"))
     assert sorted(r["drop_reason"] for r in dropped) == sorted([f"contaminated:{bench}", "overlap:math"])
     assert res.stats["extra"]["per_source"]["omnimath"]["dropped"] == {"overlap:math": 1}
     assert res.stats["extra"]["benchmarks_checked"] == {bench: 1}
@@ -140,7 +144,8 @@ def test_numinamath_keeps_aops_forum_and_the_keep_lists(tmp_path):
 
 def test_a_keep_list_without_questions_is_named(tmp_path):
     bad = _jsonl(tmp_path / "bad.jsonl", [{"text": "no question column"}])
-    opts = {"sources": ["numinamath"], "paths": {"numinamath": _jsonl(tmp_path / "n.jsonl", [_fixture("numinamath", "question")])},
+    opts = {"sources": ["numinamath"],
+            "paths": {"numinamath": _jsonl(tmp_path / "n.jsonl", [_fixture("numinamath", "question")])},
             "keep_questions": bad}
     with pytest.raises(ValueError, match="no `problem` or `question` string"):
         _run(tmp_path, opts)

@@ -21,12 +21,14 @@ from s1data.stages.domains import domain_prompt
 DATA = Path(__file__).parent / "data"
 
 WRAP = {  # source_type prefix in s1K -> (collect source, row builder)
-    "qq8933/AIME_1983_2024": ("aime", lambda q, i: {"ID": f"1990-{i}", "Year": 1990 + i % 40, "Problem Number": i % 15 + 1,
+    "qq8933/AIME_1983_2024": ("aime", lambda q, i: {"ID": f"1990-{i}", "Year": 1990 + i % 40,
+                                                    "Problem Number": i % 15 + 1,
                                                     "Question": q, "Answer": str(i % 1000), "Part": None}),
     "AI-MO/NuminaMath-CoT": ("numinamath", lambda q, i: {"source": "aops_forum" if i % 5 else "cn_k12", "problem": q,
-                                                         "solution": f"So the answer is $\\boxed{{{i}}}$.", "messages": []}),
-    "Idavidrein/gpqa": ("gpqa", lambda q, i: {"Question": q, "Explanation": f"Because {i}.", "High-level domain": "Physics",
-                                              "Correct Answer": str(i)}),
+                                                         "solution": f"So the answer is $\\boxed{{{i}}}$.",
+                                                         "messages": []}),
+    "Idavidrein/gpqa": ("gpqa", lambda q, i: {"Question": q, "Explanation": f"Because {i}.",
+                                              "High-level domain": "Physics", "Correct Answer": str(i)}),
     "KbsdJames/Omni-MATH": ("omnimath", lambda q, i: {"problem": q, "solution": f"$\\boxed{{{i}}}$", "domain": ["x"],
                                                       "difficulty": 7.0, "answer": str(i), "source": "imo"}),
     "qfq/openaimath": ("math", lambda q, i: {"problem": q, "solution": f"Thus $\\boxed{{{i}}}$.", "subject": "Algebra",
@@ -39,7 +41,8 @@ WRAP = {  # source_type prefix in s1K -> (collect source, row builder)
 
 
 def _pool(tmp_path: Path) -> dict:
-    rows = [json.loads(line) for line in open(DATA / "s1k_questions.jsonl", encoding="utf-8")]
+    with open(DATA / "s1k_questions.jsonl", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
     files: dict[str, list] = {}
     for i, r in enumerate(rows):
         for prefix, (source, build) in WRAP.items():
@@ -89,7 +92,8 @@ def _stages(pool: dict, rec: dict, tok: str, seed: int) -> list:
         make_stage("decontaminate", {"benchmarks": ["aime24", "aime25", "math500"]}),
         make_stage("traces", {"client": {"kind": "recorded", "path": rec["teacher"]}, "chunk_size": 64}),
         make_stage("quality", {"required": ["question", "thinking_trajectory", "attempt"]}),
-        make_stage("difficulty", {"solvers": {n: {"kind": "recorded", "path": rec[n], "model": n} for n in ("qwen7b", "qwen32b")},
+        make_stage("difficulty", {"solvers": {n: {"kind": "recorded", "path": rec[n], "model": n}
+                                              for n in ("qwen7b", "qwen32b")},
                                   "tokenizer": tok}),
         make_stage("domains", {"client": {"kind": "recorded", "path": rec["judge"]}}),
         make_stage("select", {"n": 40, "seed": seed}),
@@ -99,7 +103,8 @@ def _stages(pool: dict, rec: dict, tok: str, seed: int) -> list:
 
 def test_every_stage_reconciled_and_reproducible(tmp_path, tiny_tok):
     pool = _pool(tmp_path)
-    rec = _recordings(tmp_path, [q.get("Question") or q.get("problem") or q.get("question") for q in pool["questions"]])
+    rec = _recordings(tmp_path, [q.get("Question") or q.get("problem") or q.get("question")
+                                 for q in pool["questions"]])
     res = run_pipeline(_stages(pool, rec, tiny_tok, 3), tmp_path / "run", None)
     assert 250 <= res[0].stats["in"] <= 400
     for prev, cur in zip(res, res[1:]):
@@ -107,9 +112,11 @@ def test_every_stage_reconciled_and_reproducible(tmp_path, tiny_tok):
     for r in res:
         assert r.stats["in"] == r.stats["kept"] + r.stats["dropped_total"]
     s = {r.name: r.stats for r in res}
-    assert s["collect"]["dropped"].get("aime:after_2021", 0) > 0 and "numina:not_aops_forum_or_kept" in s["collect"]["dropped"]
+    assert (s["collect"]["dropped"].get("aime:after_2021", 0) > 0
+            and "numina:not_aops_forum_or_kept" in s["collect"]["dropped"])
     assert s["collect"]["dropped"]["gpqa:in_diamond"] == 1
-    assert s["decontaminate"]["dropped"]["duplicate:exact"] >= 1 and s["decontaminate"]["dropped"]["contaminated:math500"] >= 1
+    assert (s["decontaminate"]["dropped"]["duplicate:exact"] >= 1
+            and s["decontaminate"]["dropped"]["contaminated:math500"] >= 1)
     assert s["quality"]["dropped"]["api_error"] >= 1
     assert s["select"]["kept"] == 40 and s["export"]["kept"] == 40
     chosen = [r["question_hash"] for r in read_parquet(res[-1].data)]

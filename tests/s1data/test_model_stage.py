@@ -46,5 +46,6 @@ def test_domains_uses_the_same_skeleton(tmp_path):
     from s1data.stages.domains import domain_prompt
 
     rec = _recordings(tmp_path, [(domain_prompt("Count the graphs."), "Code: 05")])
-    out = Domains(DomainsOptions(client={"kind": "recorded", "path": rec}), tmp_path).process([{"question": "Count the graphs."}])
+    out = Domains(DomainsOptions(client={"kind": "recorded", "path": rec}),
+                  tmp_path).process([{"question": "Count the graphs."}])
     assert out.kept[0]["domain"] == "05" and out.extra["called"] == 1

@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 
 from s1data.record import make_record
-from s1data.stages.decontaminate import (AIME_STOCK_PHRASES, Decontaminate, DecontaminateOptions, NgramIndex,
-                                         is_stock, load_benchmark, ngrams, stop_windows)
+from s1data.stages.decontaminate import (
+    AIME_STOCK_PHRASES,
+    Decontaminate,
+    DecontaminateOptions,
+    NgramIndex,
+    is_stock,
+    load_benchmark,
+    ngrams,
+    stop_windows,
+)
 from s1data.stages.quality import QualityOptions, check_row
 
 DATA = Path(__file__).parent / "data"
@@ -62,7 +70,8 @@ def test_missing_benchmark_fails_or_is_reported():
 
 
 def s1k_collisions(n: int, stop_phrases: tuple[str, ...] = ()) -> list[tuple[dict, tuple]]:
-    rows = [json.loads(line) for line in open(DATA / "s1k_questions.jsonl", encoding="utf-8")]
+    with open(DATA / "s1k_questions.jsonl", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
     idx = NgramIndex(n, stop_phrases)
     for bench in ("aime24", "aime25", "math500"):
         idx.add(bench, load_benchmark(bench))

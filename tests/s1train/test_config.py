@@ -23,7 +23,8 @@ def resolved(*argv: str):
     (RECIPE_11, "simplescaling/s1K-1.1", "deepseek", 20000),
 ])
 def test_recipes_carry_the_papers_hyperparameters(recipe, data, traces, block, tmp_path):
-    script, args, model, derived = resolved("--config", str(recipe), "--output_dir", str(tmp_path), "--use_cpu", "true")
+    script, args, model, derived = resolved("--config", str(recipe), "--output_dir", str(tmp_path),
+                                            "--use_cpu", "true")
     assert (model.model_name_or_path, model.dtype) == ("Qwen/Qwen2.5-32B-Instruct", "float32")
     assert (script.dataset_name, script.traces, script.delimiters, script.block_size) == (data, traces, "s1", block)
     assert args.learning_rate == 1e-5 and args.warmup_steps == 0.05 and args.lr_scheduler_type.value == "cosine"

@@ -34,7 +34,8 @@ def test_fresh_weights_follow_the_config_and_the_seed(init_dir, tmp_path):
     cfg = json.loads((init_dir / "config.json").read_text())
     trainer, record = _build(init_dir, tmp_path, "--seed", "3")
     model = trainer.model
-    assert model.config.hidden_size == cfg["hidden_size"] and model.config.num_hidden_layers == cfg["num_hidden_layers"]
+    assert (model.config.hidden_size == cfg["hidden_size"]
+            and model.config.num_hidden_layers == cfg["num_hidden_layers"])
     assert model.config.hidden_size // model.config.num_attention_heads >= 32  # vLLM's CPU attention needs it
     assert 0.5e6 < sum(p.numel() for p in model.parameters()) < 2e6
     assert record["argv"][-1] == "3"

@@ -61,9 +61,11 @@ def saved_bytes_per_token_layer(shape: ModelShape, mode: str, seq: int = 96) -> 
             return t
 
         ids = torch.randint(0, shape.vocab_size, (1, s))
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "autocast"):
-                model.model(input_ids=ids, use_cache=False)
+        with (
+            torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "autocast"),
+        ):
+            model.model(input_ids=ids, use_cache=False)
         return sum(seen.values())
 
     per_layer = lambda s: saved(2, s) - saved(1, s)  # noqa: E731  (removes everything outside the layers)

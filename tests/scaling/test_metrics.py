@@ -7,7 +7,15 @@ import math
 import pytest
 
 from s1eval.scaling.metrics import (
-    Point, all_metrics, class_bounds, control, performance, scaling, scaling_slopes, step_bounds, token_bounds,
+    Point,
+    all_metrics,
+    class_bounds,
+    control,
+    performance,
+    scaling,
+    scaling_slopes,
+    step_bounds,
+    token_bounds,
     within_budget_share,
 )
 

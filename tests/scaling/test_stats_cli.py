@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from s1eval.cli import main as s1eval_main
 from s1eval.analysis.stats import main as stats_main
+from s1eval.cli import main as s1eval_main
 from tests.scaling.lmeval_fixtures import sample_row
 
 THINK, ANSWER = "<|im_start|>think", "<|im_start|>answer"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from s1eval.demo import MODEL_DIR
 from s1eval.analysis.stats import main as stats_main
+from s1eval.demo import MODEL_DIR
 from tests.test_lm_eval_cli import env
 
 S1EVAL = str(Path(sys.executable).parent / "s1eval")
