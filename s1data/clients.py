@@ -174,6 +174,7 @@ class EngineClient:
     def chat(self, prompts: list[str], sampling: dict[str, Any] | None = None,
              on_result: Callable[[int, Reply], None] | None = None) -> list[Reply]:
         from s1eval.budget.engine import Continuation
+        from s1eval.budget.sampling import from_mapping
 
         eos = frozenset(i for i in [self.tok.eos_token_id, self.tok.convert_tokens_to_ids("<|im_end|>")]
                         if i is not None)
@@ -181,12 +182,13 @@ class EngineClient:
         sampling = dict(sampling or {})
         max_new = int(sampling.pop("max_tokens", None) or self.max_new)
         seed = int(sampling.pop("seed", 0) or 0)
+        parsed = from_mapping(sampling)  # the sampling fields, greedy resolved once; other request fields ignored
         out = []
         for i, p in enumerate(prompts):
             ids = self.tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
                                                tokenize=True)
             ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
-            self.engine.submit(Continuation(i, tuple(ids), max_new, eos, sampling=sampling, seed=seed))
+            self.engine.submit(Continuation(i, tuple(ids), max_new, eos, sampling=parsed, seed=seed))
             (_, step), = self.engine.poll()
             self.engine.release(i)
             text = self.tok.decode([t for t in step.new_ids if t not in eos], skip_special_tokens=False)

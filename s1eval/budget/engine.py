@@ -17,7 +17,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from s1eval.budget.sampling import GREEDY, Sampling, from_mapping
+from s1eval.budget.sampling import GREEDY, Sampling
 
 Finish = Literal["stop", "length"]
 
@@ -45,12 +45,6 @@ class Continuation:
     min_new: int = 0
     sampling: Sampling = GREEDY
     seed: int | None = None
-
-    def __post_init__(self) -> None:
-        # Transitional: s1data's engine client (s1data/clients.py) still passes a dict of OpenAI request
-        # fields; it is parsed here once (greedy resolved), its other keys ignored as engines always did.
-        if not isinstance(self.sampling, Sampling):
-            object.__setattr__(self, "sampling", from_mapping(self.sampling))
 
 
 @dataclass(frozen=True)

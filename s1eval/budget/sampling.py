@@ -194,9 +194,8 @@ def parse_sampling(kwargs: Mapping[str, Any]) -> Sampling:
 
 
 def from_mapping(kwargs: Mapping[str, Any]) -> Sampling:
-    """The `Sampling` of a loose mapping that may hold other keys too (OpenAI request fields), which are
-    ignored, as engines ignored them when a continuation's sampling was a dict. Transitional: for callers
-    that still build a `Continuation` from a dict (s1data's engine client); see `Continuation`."""
+    """The `Sampling` of a loose mapping that may hold other keys too (OpenAI request fields, as s1data's
+    engine client has), which are ignored."""
     return parse_sampling({k: v for k, v in kwargs.items() if k in SAMPLING_PARAMS + PASSED_THROUGH})
 
 

@@ -30,13 +30,12 @@ from typing import Any
 
 from s1eval.budget.engine import Continuation, Step, stop_string_cut
 from s1eval.budget.sampling import to_openai
-from s1eval.http_retry import RequestFailed
-from s1eval.http_retry import Retryable as _Retryable  # noqa: F401  (raised by step_from_response; tests import it)
+from s1eval.http_retry import RequestFailed, snip
+from s1eval.http_retry import Retryable as _Retryable
 
 log = logging.getLogger(__name__)
 
 BAN_BIAS = -100.0  # the most negative logit_bias the OpenAI API accepts (vLLM clamps to it)
-_SNIPPET = 300
 # vLLM's server refuses a request with more stop strings than VLLM_MAX_STOP_STRINGS (default 4) with
 # HTTP 400 (vllm/entrypoints/generate/base/protocol.py, StopParam); the rest are matched here.
 DEFAULT_MAX_STOP_STRINGS = 4
@@ -140,9 +139,9 @@ def step_from_response(data: Any, cont: Continuation, eos_id: int,
         finish, reason, text = choice.get("finish_reason"), choice.get("stop_reason"), choice.get("text", "")
         ids = choice.get("token_ids")
     except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise _Retryable(f"malformed response body (no choices[0]): {_snip(json.dumps(data))}") from exc
+        raise _Retryable(f"malformed response body (no choices[0]): {snip(json.dumps(data))}") from exc
     if finish not in ("stop", "length"):
-        raise _Retryable(f"unexpected finish_reason {finish!r} in {_snip(json.dumps(data))}")
+        raise _Retryable(f"unexpected finish_reason {finish!r} in {snip(json.dumps(data))}")
     from_server = ids is not None
     if not from_server:
         _warn_once(warned, "no_ids", "the server returned no token ids (return_token_ids unsupported): "
@@ -151,7 +150,7 @@ def step_from_response(data: Any, cont: Continuation, eos_id: int,
     try:
         new = [int(i) for i in ids]
     except (TypeError, ValueError) as exc:
-        raise _Retryable(f"malformed token_ids in {_snip(json.dumps(data))}") from exc
+        raise _Retryable(f"malformed token_ids in {snip(json.dumps(data))}") from exc
     cached = _cached_tokens(data)
     if finish == "length":
         return Step(tuple(new), "length", None, cached)
@@ -194,6 +193,3 @@ def _warn_once(warned: set[str], key: str, msg: str, *args: Any) -> None:
         warned.add(key)
         log.warning(msg, *args)
 
-
-def _snip(text: str) -> str:
-    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "..."

@@ -199,13 +199,12 @@ def test_the_backends_key_checks_read_the_table_and_give_its_reasons():
         "until": [], "max_gen_toks": 5}  # neutral: dropped as a no-op
 
 
-def test_a_continuation_built_from_a_dict_parses_it_once_ignoring_other_request_fields():
-    # transitional, for s1data's engine client, which passes OpenAI request fields
+def test_request_fields_are_parsed_once_ignoring_the_other_request_fields():
+    # s1data's engine client holds OpenAI request fields
     from s1eval.budget import Continuation
+    from s1eval.budget.sampling import from_mapping
 
-    c = Continuation(key=0, token_ids=(1,), max_new=4, stop_token_ids=frozenset(),
-                     sampling={"temperature": 0.05, "top_p": 0.9, "stop": ["x"]})
-    assert c.sampling == Sampling(temperature=0.05, top_p=0.9) and not c.sampling.greedy
-    assert Continuation(key=0, token_ids=(1,), max_new=4, stop_token_ids=frozenset(),
-                        sampling={"temperature": 0.0}).sampling == Sampling(temperature=0.0)
+    s = from_mapping({"temperature": 0.05, "top_p": 0.9, "stop": ["x"]})
+    assert s == Sampling(temperature=0.05, top_p=0.9) and not s.greedy
+    assert from_mapping({"temperature": 0.0}) == Sampling(temperature=0.0)
     assert Continuation(key=0, token_ids=(1,), max_new=4, stop_token_ids=frozenset()).sampling is GREEDY
